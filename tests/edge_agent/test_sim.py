@@ -1,0 +1,478 @@
+"""The simulated tent: physics direction and magnitude, conservation, sensor model, parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import dataclasses
+import math
+import statistics
+
+from hypothesis import given, settings, strategies as st
+import pytest
+
+from edge_agent.config import ActuatorKind
+from edge_agent.sim import (
+    SCENARIOS,
+    SimulatedTent,
+    TentParameters,
+    saturation_vapour_pressure,
+)
+
+HEATER = ActuatorKind.HEATER
+COOLER = ActuatorKind.COOLER
+HUMIDIFIER = ActuatorKind.HUMIDIFIER
+DEHUMIDIFIER = ActuatorKind.DEHUMIDIFIER
+EXHAUST = ActuatorKind.EXHAUST_FAN
+CIRCULATION = ActuatorKind.CIRCULATION_FAN
+LIGHT = ActuatorKind.LIGHT
+
+# A room that stays put, so that changes come from the actuators alone.
+STILL_ROOM = TentParameters(room_temperature_amplitude=0.0, room_temperature_noise=0.0)
+NO_SENSOR_NOISE = {
+    "sensor_temperature_noise": 0.0,
+    "sensor_humidity_noise": 0.0,
+    "sensor_pressure_noise": 0.0,
+}
+
+
+def run(
+    tent: SimulatedTent, seconds: float, actuators: Mapping[ActuatorKind, bool], dt: float = 1.0
+) -> SimulatedTent:
+    """Step ``tent`` for ``seconds`` with fixed actuator states."""
+    for _ in range(round(seconds / dt)):
+        tent.step(dt, actuators)
+    return tent
+
+
+def settled(
+    params: TentParameters, actuators: Mapping[ActuatorKind, bool], hours: float = 12.0
+) -> SimulatedTent:
+    """A tent run long enough (coarse steps) to be at its steady state."""
+    return run(SimulatedTent(params), hours * 3600, actuators, dt=30.0)
+
+
+def test_saturation_vapour_pressure_matches_reference_values() -> None:
+    """Magnus/Alduchov-Eskridge within 0.5 % of the WMO table (6.112 hPa at 0 °C ...)."""
+    for temperature, expected in ((0.0, 6.112), (20.0, 23.39), (30.0, 42.46)):
+        assert saturation_vapour_pressure(temperature) == pytest.approx(expected, rel=5e-3)
+
+
+# --- determinism ------------------------------------------------------------------------
+
+
+def _random_day(seed: int) -> list[tuple[float, float, float, float, float]]:
+    """Half an hour of changing actuators and readings for a seed."""
+    tent = SimulatedTent(SCENARIOS["flower_tent_humid_room"], seed=seed)
+    kinds = list(ActuatorKind)
+    trace = []
+    for index in range(1800):
+        actuators = {kind: (index // 97 + position) % 3 == 0 for position, kind in enumerate(kinds)}
+        tent.step(1.0, actuators)
+        trace.append((tent.air_temperature, tent.relative_humidity, *tent.measure()))
+    return trace
+
+
+def test_same_seed_gives_identical_runs_and_another_seed_does_not() -> None:
+    first = _random_day(7)
+    assert first == _random_day(7)
+    other = _random_day(8)
+    assert [row[2:] for row in first] != [row[2:] for row in other]  # sensor noise
+    assert [row[:2] for row in first] != [row[:2] for row in other]  # room weather
+
+
+# --- heat -----------------------------------------------------------------------------
+
+
+def test_heater_in_closed_tent_settles_a_handful_of_degrees_above_room() -> None:
+    tent = settled(STILL_ROOM, {HEATER: True})
+    rise = tent.air_temperature - tent.room_temperature
+    assert 3.0 < rise < 10.0
+
+
+def test_steady_state_heat_balance_is_exact_without_plants() -> None:
+    """Heater power leaves through the walls and the exchanged air, nothing more or less."""
+    params = dataclasses.replace(STILL_ROOM, transpiration_light=0.0, transpiration_dark=0.0)
+    tent = settled(params, {HEATER: True, EXHAUST: True})
+    air_density = params.room_pressure * 100 / (287.05 * 293.15)
+    exchange = params.exhaust_flow / 3600 * air_density * 1005.0
+    expected_rise = params.heater_power / (params.wall_u_value * params.surface + exchange)
+    assert tent.air_temperature - tent.room_temperature == pytest.approx(expected_rise, rel=1e-3)
+
+
+def test_heater_raises_temperature_and_off_it_decays_towards_room() -> None:
+    tent = SimulatedTent(STILL_ROOM)
+    start = tent.air_temperature
+    run(tent, 3600, {HEATER: True})
+    heated = tent.air_temperature
+    assert heated > start + 2.0
+    gaps = []
+    for _ in range(8):
+        run(tent, 3600, {})
+        gaps.append(tent.air_temperature - tent.room_temperature)
+    assert gaps == sorted(gaps, reverse=True)
+    assert abs(gaps[-1]) < 0.2 < heated - tent.room_temperature
+
+
+def test_cooler_lowers_temperature() -> None:
+    cooled = settled(STILL_ROOM, {COOLER: True})
+    idle = settled(STILL_ROOM, {})
+    assert cooled.air_temperature < idle.air_temperature - 3.0
+
+
+def test_lights_raise_temperature_and_transpiration() -> None:
+    lit = run(SimulatedTent(STILL_ROOM), 3 * 3600, {LIGHT: True, EXHAUST: True})
+    dark = run(SimulatedTent(STILL_ROOM), 3 * 3600, {EXHAUST: True})
+    assert lit.air_temperature > dark.air_temperature + 0.3
+    assert lit.transpiration > 5 * dark.transpiration
+    assert 0.05 < lit.transpiration < 1.0  # kg/h for a 1.2 m x 1.2 m canopy
+    assert lit.relative_humidity > dark.relative_humidity
+
+
+def test_stomata_open_gradually_after_lights_on() -> None:
+    tent = run(SimulatedTent(STILL_ROOM), 3600, {EXHAUST: True})
+    night = tent.transpiration
+    run(tent, 60, {LIGHT: True, EXHAUST: True})
+    after_a_minute = tent.transpiration
+    run(tent, 3600, {LIGHT: True, EXHAUST: True})
+    assert night < after_a_minute < tent.transpiration
+
+
+def test_dehumidifier_heats_more_than_its_electrical_power_alone() -> None:
+    """Condensation releases latent heat: the rise exceeds power / heat loss conductance."""
+    params = STILL_ROOM
+    tent = run(SimulatedTent(params), 1800, {DEHUMIDIFIER: True})
+    electrical_only = settled(
+        dataclasses.replace(params, heater_power=params.dehumidifier_power), {HEATER: True}, 0.5
+    )
+    assert tent.air_temperature > electrical_only.air_temperature
+
+
+def test_leaf_is_cooler_than_air_under_led_and_warmer_under_hps() -> None:
+    led = settled(STILL_ROOM, {LIGHT: True, EXHAUST: True}, 3)
+    hps_params = dataclasses.replace(STILL_ROOM, light_power=400.0, light_radiant_fraction=0.5)
+    hps = settled(hps_params, {LIGHT: True}, 3)
+    assert led.leaf_temperature < led.air_temperature - 0.3
+    assert hps.leaf_temperature > hps.air_temperature + 0.3
+
+
+def test_circulation_fan_shrinks_the_leaf_air_difference() -> None:
+    still = settled(STILL_ROOM, {LIGHT: True, EXHAUST: True}, 3)
+    mixed = settled(STILL_ROOM, {LIGHT: True, EXHAUST: True, CIRCULATION: True}, 3)
+    still_gap = abs(still.leaf_temperature - still.air_temperature)
+    mixed_gap = abs(mixed.leaf_temperature - mixed.air_temperature)
+    assert 0 < mixed_gap < 0.8 * still_gap
+
+
+# --- moisture --------------------------------------------------------------------------
+
+
+def test_humidifier_raises_and_dehumidifier_lowers_humidity() -> None:
+    idle = run(SimulatedTent(STILL_ROOM), 1800, {})
+    humid = run(SimulatedTent(STILL_ROOM), 1800, {HUMIDIFIER: True})
+    dry = run(SimulatedTent(STILL_ROOM), 1800, {DEHUMIDIFIER: True})
+    assert humid.relative_humidity > idle.relative_humidity + 15
+    assert dry.relative_humidity < idle.relative_humidity - 15
+
+
+def test_humidifier_water_is_conserved_in_a_sealed_tent() -> None:
+    params = dataclasses.replace(
+        STILL_ROOM, passive_leakage=0.0, transpiration_light=0.0, transpiration_dark=0.0
+    )
+    tent = SimulatedTent(params)
+    before = tent.vapour_mass
+    run(tent, 120, {HUMIDIFIER: True})
+    assert tent.relative_humidity < 95  # far from condensing
+    assert tent.vapour_mass - before == pytest.approx(params.humidifier_rate / 30, rel=1e-9)
+
+
+def test_saturated_tent_condenses_instead_of_exceeding_100_percent() -> None:
+    tent = run(SimulatedTent(STILL_ROOM), 4 * 3600, {HUMIDIFIER: True}, dt=10.0)
+    assert 99.0 < tent.relative_humidity <= 100.0
+    # Evaporation cooling and condensation heating cancel: only the humidifier's power is left.
+    assert abs(tent.air_temperature - tent.room_temperature) < 1.5
+
+
+def test_dehumidifier_removal_falls_with_humidity() -> None:
+    tent = SimulatedTent(STILL_ROOM)
+    run(tent, 4 * 3600, {DEHUMIDIFIER: True}, dt=10.0)
+    assert (
+        STILL_ROOM.dehumidifier_cutoff_humidity - 2
+        < tent.relative_humidity
+        < STILL_ROOM.dehumidifier_rated_humidity
+    )
+
+
+def test_exhaust_pulls_the_tent_towards_room_air() -> None:
+    tent = run(SimulatedTent(STILL_ROOM), 3600, {HEATER: True, HUMIDIFIER: True})
+    passive = run(SimulatedTent(STILL_ROOM), 3600, {HEATER: True, HUMIDIFIER: True})
+    run(tent, 600, {EXHAUST: True})
+    run(passive, 600, {})
+    room_t, room_rh = tent.room_temperature, tent.room_relative_humidity
+    assert abs(tent.air_temperature - room_t) < 1.0 < abs(passive.air_temperature - room_t)
+    assert abs(tent.relative_humidity - room_rh) < 5.0 < abs(passive.relative_humidity - room_rh)
+
+
+def test_room_follows_a_daily_cycle_with_constant_absolute_humidity() -> None:
+    params = dataclasses.replace(STILL_ROOM, room_temperature_amplitude=3.0)
+    tent = SimulatedTent(params, start_time_of_day=params.room_temperature_peak_hour * 3600)
+    warm_t, warm_rh = tent.room_temperature, tent.room_relative_humidity
+    run(tent, 12 * 3600, {}, dt=60.0)
+    assert warm_t == pytest.approx(params.room_temperature_mean + 3.0)
+    assert tent.room_temperature == pytest.approx(params.room_temperature_mean - 3.0)
+    assert tent.room_relative_humidity > warm_rh + 10
+    assert tent.time_of_day == pytest.approx((params.room_temperature_peak_hour - 12) * 3600)
+    assert tent.elapsed == 12 * 3600
+
+
+def test_humid_room_starting_cold_does_not_start_above_saturation() -> None:
+    params = TentParameters(room_humidity=100.0, room_temperature_amplitude=3.0)
+    tent = SimulatedTent(params, start_time_of_day=(params.room_temperature_peak_hour - 12) * 3600)
+    assert tent.room_relative_humidity > 100.0  # the scenario itself is implausible ...
+    assert tent.relative_humidity == pytest.approx(100.0)  # ... the tent air is not
+    assert tent.measure()[1] <= 100.0
+
+
+def test_step_size_barely_changes_the_result() -> None:
+    actuators = {LIGHT: True, HEATER: True, DEHUMIDIFIER: True, EXHAUST: False}
+    fine = run(SimulatedTent(STILL_ROOM), 3600, actuators, dt=1.0)
+    coarse = run(SimulatedTent(STILL_ROOM), 3600, actuators, dt=120.0)
+    assert coarse.air_temperature == pytest.approx(fine.air_temperature, abs=0.1)
+    assert coarse.relative_humidity == pytest.approx(fine.relative_humidity, abs=0.5)
+
+
+def test_electrical_energy_is_counted_per_kind() -> None:
+    tent = run(SimulatedTent(STILL_ROOM), 3600, {HEATER: True, LIGHT: True}, dt=10.0)
+    energy = tent.electrical_energy
+    assert energy[HEATER] == pytest.approx(STILL_ROOM.heater_power)
+    assert energy[LIGHT] == pytest.approx(STILL_ROOM.light_power)
+    assert energy[DEHUMIDIFIER] == 0.0
+
+
+def test_bad_step_is_refused_and_zero_step_changes_nothing() -> None:
+    tent = SimulatedTent(STILL_ROOM)
+    for dt in (-1.0, math.nan, math.inf):
+        with pytest.raises(ValueError, match="dt"):
+            tent.step(dt, {HEATER: True})
+    tent.step(0.0, {HEATER: True})
+    assert tent.elapsed == 0.0
+    assert tent.electrical_energy[HEATER] == 0.0
+
+
+_ACTUATOR_SETS = st.lists(
+    st.tuples(
+        st.floats(min_value=0.1, max_value=600.0),
+        st.fixed_dictionaries({kind: st.booleans() for kind in ActuatorKind}),
+    ),
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    scenario=st.sampled_from(sorted(SCENARIOS)),
+    sequence=_ACTUATOR_SETS,
+    seed=st.integers(min_value=0, max_value=2**32),
+)
+def test_any_actuator_sequence_keeps_the_state_physical(
+    scenario: str,
+    sequence: list[tuple[float, dict[ActuatorKind, bool]]],
+    seed: int,
+) -> None:
+    tent = SimulatedTent(SCENARIOS[scenario], seed=seed)
+    for dt, actuators in sequence:
+        tent.step(dt, actuators)
+        values = (
+            tent.air_temperature,
+            tent.leaf_temperature,
+            tent.mass_temperature,
+            tent.relative_humidity,
+            tent.transpiration,
+            tent.vapour_mass,
+        )
+        assert all(math.isfinite(value) for value in values)
+        assert 0.0 <= tent.relative_humidity <= 100.0
+        assert tent.transpiration >= 0.0
+        assert -20.0 < tent.air_temperature < 80.0
+        temperature, humidity, pressure = tent.measure()
+        assert 0.0 <= humidity <= 100.0
+        assert math.isfinite(temperature)
+        assert 300.0 <= pressure <= 1100.0
+
+
+# --- sensor ---------------------------------------------------------------------------
+
+
+def test_measurement_noise_has_the_configured_spread_around_the_truth() -> None:
+    tent = settled(STILL_ROOM, {EXHAUST: True}, 1)
+    truth = (tent.air_temperature, tent.relative_humidity, tent.pressure)
+    readings = [tent.measure() for _ in range(4000)]
+    sigmas = (
+        STILL_ROOM.sensor_temperature_noise,
+        STILL_ROOM.sensor_humidity_noise,
+        STILL_ROOM.sensor_pressure_noise,
+    )
+    for channel, (true_value, sigma) in enumerate(zip(truth, sigmas, strict=True)):
+        samples = [reading[channel] for reading in readings]
+        assert statistics.fmean(samples) == pytest.approx(true_value, abs=5 * sigma / 63)
+        assert statistics.stdev(samples) == pytest.approx(sigma, rel=0.1)
+
+
+def test_measurements_are_quantised_to_the_sensor_resolution() -> None:
+    tent = run(SimulatedTent(STILL_ROOM), 600, {HEATER: True})
+    resolutions = (
+        STILL_ROOM.sensor_temperature_resolution,
+        STILL_ROOM.sensor_humidity_resolution,
+        STILL_ROOM.sensor_pressure_resolution,
+    )
+    for _ in range(200):
+        tent.step(1.0, {HEATER: True})
+        for value, resolution in zip(tent.measure(), resolutions, strict=True):
+            steps = value / resolution
+            assert steps == pytest.approx(round(steps), abs=1e-6)
+
+
+def test_sensor_without_noise_lag_or_quantisation_reads_the_truth() -> None:
+    params = TentParameters(
+        **NO_SENSOR_NOISE,
+        sensor_temperature_time_constant=0.0,
+        sensor_humidity_time_constant=0.0,
+        sensor_temperature_resolution=0.0,
+        sensor_humidity_resolution=0.0,
+        sensor_pressure_resolution=0.0,
+        sensor_temperature_offset=0.5,
+    )
+    tent = run(SimulatedTent(params), 300, {HEATER: True, HUMIDIFIER: True})
+    temperature, humidity, pressure = tent.measure()
+    assert temperature == pytest.approx(tent.air_temperature + 0.5)
+    assert humidity == pytest.approx(tent.relative_humidity)
+    assert pressure == tent.pressure
+
+
+def test_sensor_follows_the_air_as_a_first_order_lag() -> None:
+    """dS/dt = (true - S) / tau, checked by finite differences while the air heats quickly."""
+    tau = 30.0
+    params = dataclasses.replace(
+        STILL_ROOM,
+        **NO_SENSOR_NOISE,
+        sensor_temperature_time_constant=tau,
+        sensor_humidity_time_constant=tau,
+        sensor_temperature_resolution=0.0,
+        sensor_humidity_resolution=0.0,
+    )
+    tent = SimulatedTent(params)
+    actuators = {HEATER: True, DEHUMIDIFIER: True}
+    dt = 0.05
+    for _ in range(20):
+        run(tent, 10.0, actuators)
+        true_t, true_rh = tent.air_temperature, tent.relative_humidity
+        sensed_t, sensed_rh, _ = tent.measure()
+        assert sensed_t < true_t  # heating: the sensor trails
+        assert sensed_rh > true_rh  # drying: the sensor trails
+        tent.step(dt, actuators)
+        next_t, next_rh, _ = tent.measure()
+        mid_true_t = (true_t + tent.air_temperature) / 2
+        mid_true_rh = (true_rh + tent.relative_humidity) / 2
+        assert (next_t - sensed_t) / dt == pytest.approx(
+            (mid_true_t - (sensed_t + next_t) / 2) / tau, rel=0.02
+        )
+        assert (next_rh - sensed_rh) / dt == pytest.approx(
+            (mid_true_rh - (sensed_rh + next_rh) / 2) / tau, rel=0.02
+        )
+
+
+def test_default_sensor_lag_is_short() -> None:
+    """With the datasheet's 1 s the reading is within a few hundredths of the truth."""
+    params = dataclasses.replace(STILL_ROOM, **NO_SENSOR_NOISE)
+    tent = run(SimulatedTent(params), 600, {HEATER: True})
+    temperature, humidity, _ = tent.measure()
+    assert temperature == pytest.approx(tent.air_temperature, abs=0.02)
+    assert humidity == pytest.approx(tent.relative_humidity, abs=0.05)
+
+
+# --- parameters ---------------------------------------------------------------------------
+
+
+def test_from_mapping_takes_numbers_and_keeps_defaults() -> None:
+    params = TentParameters.from_mapping({"heater_power": 500, "width": 0.6, "depth": 0.6})
+    assert params.heater_power == 500.0
+    assert isinstance(params.heater_power, float)
+    assert params.volume == pytest.approx(0.6 * 0.6 * 2.0)
+    assert params.light_power == TentParameters().light_power
+    assert TentParameters.from_mapping({}) == TentParameters()
+
+
+def test_from_mapping_starts_from_a_preset() -> None:
+    params = TentParameters.from_mapping({"preset": "cold_winter_room", "heater_power": 600})
+    assert params == dataclasses.replace(SCENARIOS["cold_winter_room"], heater_power=600.0)
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ({"heater_powr": 300}, "heater_powr"),
+        ({"heater_power": "300"}, "heater_power"),
+        ({"heater_power": True}, "heater_power"),
+        ({"heater_power": None}, "heater_power"),
+        ({"heater_power": -1}, "heater_power"),
+        ({"width": 0}, "width"),
+        ({"height": -2.0}, "height"),
+        ({"thermal_mass_heat_capacity": 0}, "thermal_mass_heat_capacity"),
+        ({"light_power": math.nan}, "light_power"),
+        ({"room_temperature_mean": math.inf}, "room_temperature_mean"),
+        ({"room_humidity": 101}, "room_humidity"),
+        ({"light_radiant_fraction": 1.5}, "light_radiant_fraction"),
+        ({"lights_on_hour": 24}, "lights_on_hour"),
+        ({"room_pressure": 50}, "room_pressure"),
+        ({"dehumidifier_cutoff_humidity": 70}, "dehumidifier_cutoff_humidity"),
+        ({"preset": "jungle"}, "preset"),
+        ({"preset": 3}, "preset"),
+    ],
+)
+def test_from_mapping_rejects_bad_input_naming_the_key(raw: dict[str, object], key: str) -> None:
+    with pytest.raises(ValueError, match=rf"^{key}: "):
+        TentParameters.from_mapping(raw)
+
+
+def test_from_mapping_rejects_a_non_mapping() -> None:
+    with pytest.raises(ValueError, match="simulation"):
+        TentParameters.from_mapping([("width", 1.0)])  # type: ignore[arg-type]
+
+
+def test_direct_construction_is_validated_too() -> None:
+    with pytest.raises(ValueError, match=r"^depth: "):
+        TentParameters(depth=-1.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "photoperiod"),
+    [("small_led_dry_room", 18.0), ("flower_tent_humid_room", 12.0), ("cold_winter_room", 18.0)],
+)
+def test_scenarios_carry_their_light_schedule(name: str, photoperiod: float) -> None:
+    params = TentParameters.scenario(name)
+    assert params is SCENARIOS[name]
+    assert params.photoperiod_hours == photoperiod
+    on = params.lights_on_hour * 3600
+    hours_lit = sum(params.light_scheduled_on(minute * 60.0) for minute in range(24 * 60)) / 60
+    assert hours_lit == photoperiod
+    assert params.light_scheduled_on(on)
+    assert not params.light_scheduled_on((on + photoperiod * 3600) % 86400)
+
+
+def test_light_schedule_wraps_around_midnight() -> None:
+    params = TentParameters(lights_on_hour=20.0, photoperiod_hours=12.0)
+    assert params.light_scheduled_on(2 * 3600)
+    assert not params.light_scheduled_on(8 * 3600)
+
+
+def test_scenarios_differ_as_named() -> None:
+    small = SCENARIOS["small_led_dry_room"]
+    flower = SCENARIOS["flower_tent_humid_room"]
+    cold = SCENARIOS["cold_winter_room"]
+    assert small.volume < flower.volume
+    assert small.room_humidity < flower.room_humidity
+    assert cold.room_temperature_mean < min(
+        small.room_temperature_mean, flower.room_temperature_mean
+    )
+    winter = settled(cold, {HEATER: True, LIGHT: True})
+    assert winter.air_temperature > winter.room_temperature + 5
