@@ -2,21 +2,50 @@
 
 from __future__ import annotations
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
 
-PLATFORMS: list[Platform] = []
+from .const import DOMAIN
+from .models import RalaConfigEntry
+from .repairs import ZoneIssueTracker, async_delete_zone_issues
+from .services import async_setup_services
+from .zone import GrowZone
 
-type RalaConfigEntry = ConfigEntry[None]
+__all__ = ["PLATFORMS", "RalaConfigEntry"]
+
+PLATFORMS: list[Platform] = [Platform.CLIMATE, Platform.NUMBER, Platform.SELECT, Platform.SENSOR]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the integration's actions (once, for all zones)."""
+    async_setup_services(hass)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: RalaConfigEntry) -> bool:
     """Set up a grow zone from a config entry."""
+    zone = GrowZone(hass, entry)
+    entry.runtime_data = zone
+    # Entities restore the growth stage and targets while they are added; the zone starts
+    # tracking its inputs afterwards, so the first values are computed with them.
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    zone.async_start()
+    entry.async_on_unload(zone.async_stop)
+    issue_tracker = ZoneIssueTracker(hass, zone)
+    issue_tracker.async_start()
+    entry.async_on_unload(issue_tracker.async_stop)
     return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: RalaConfigEntry) -> bool:
-    """Unload a grow zone."""
+    """Unload a grow zone; the zone's trackers and timers go with it."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: RalaConfigEntry) -> None:
+    """Remove the repair issues of a deleted zone."""
+    async_delete_zone_issues(hass, entry.entry_id)

@@ -1,0 +1,74 @@
+"""Diagnostics of a grow zone: its configuration and live state, secrets and location redacted."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import (
+    CONF_LATITUDE,
+    CONF_LONGITUDE,
+    CONF_PASSWORD,
+    CONF_TOKEN,
+    CONF_USERNAME,
+)
+from homeassistant.core import HomeAssistant
+
+from .models import RalaConfigEntry
+
+# Nothing the zone stores is secret today; these keys are redacted wherever they turn up
+# (also in the attributes of the input entities), so that a later addition cannot leak.
+TO_REDACT = {
+    CONF_LATITUDE,
+    CONF_LONGITUDE,
+    CONF_PASSWORD,
+    CONF_TOKEN,
+    CONF_USERNAME,
+    "gps_accuracy",
+    "location",
+}
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: RalaConfigEntry
+) -> dict[str, Any]:
+    """The zone's configuration, readings, derived values, targets and input states."""
+    zone = entry.runtime_data
+    inputs = {}
+    for entity_id in [*zone.input_entity_ids, *zone.actuators.values()]:
+        state = hass.states.get(entity_id)
+        inputs[entity_id] = (
+            None
+            if state is None
+            else {
+                "state": state.state,
+                "attributes": dict(state.attributes),
+                "last_reported": state.last_reported.isoformat(),
+            }
+        )
+    return async_redact_data(
+        {
+            "entry": {
+                "title": entry.title,
+                "data": dict(entry.data),
+                "options": dict(entry.options),
+            },
+            "zone": {
+                "available": zone.available,
+                "unavailable_reason": zone.unavailable_reason,
+                "unavailable_detail": zone.unavailable_detail,
+                "max_input_age_seconds": zone.max_input_age.total_seconds(),
+                "readings": asdict(zone.readings),
+                "derived": asdict(zone.derived) if zone.derived else None,
+                "vpd_status": zone.vpd_status,
+                "growth_stage": zone.growth_stage,
+                "targets": asdict(zone.targets),
+                "is_day": zone.is_day,
+                "vpd_band": zone.vpd_band,
+                "listeners": zone.listener_count,
+            },
+            "entities": inputs,
+        },
+        TO_REDACT,
+    )

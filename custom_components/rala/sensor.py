@@ -1,0 +1,109 @@
+"""Derived climate sensors of a grow zone: VPD, dew point, absolute humidity, VPD status."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import override
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import UnitOfDensity, UnitOfPressure, UnitOfTemperature
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .entity import GrowZoneEntity
+from .metric_sensors import metric_sensors
+from .models import RalaConfigEntry
+from .zone import GrowZone, VpdStatus
+
+# Entities only write state when the zone notifies them; nothing to poll.
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrowZoneSensorDescription(SensorEntityDescription):
+    """A zone sensor and how its value is read from the zone."""
+
+    value_fn: Callable[[GrowZone], float | str | None]
+
+
+SENSORS: tuple[GrowZoneSensorDescription, ...] = (
+    GrowZoneSensorDescription(
+        key="air_vpd",
+        translation_key="air_vpd",
+        device_class=SensorDeviceClass.PRESSURE,
+        native_unit_of_measurement=UnitOfPressure.KPA,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=lambda zone: zone.derived.air_vpd if zone.derived else None,
+    ),
+    GrowZoneSensorDescription(
+        key="leaf_vpd",
+        translation_key="leaf_vpd",
+        device_class=SensorDeviceClass.PRESSURE,
+        native_unit_of_measurement=UnitOfPressure.KPA,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=lambda zone: zone.derived.leaf_vpd if zone.derived else None,
+    ),
+    GrowZoneSensorDescription(
+        key="dew_point",
+        translation_key="dew_point",
+        device_class=SensorDeviceClass.TEMPERATURE,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda zone: zone.derived.dew_point if zone.derived else None,
+    ),
+    GrowZoneSensorDescription(
+        key="absolute_humidity",
+        translation_key="absolute_humidity",
+        device_class=SensorDeviceClass.ABSOLUTE_HUMIDITY,
+        native_unit_of_measurement=UnitOfDensity.GRAMS_PER_CUBIC_METER,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda zone: zone.derived.absolute_humidity if zone.derived else None,
+    ),
+    GrowZoneSensorDescription(
+        key="vpd_status",
+        translation_key="vpd_status",
+        device_class=SensorDeviceClass.ENUM,
+        options=[status.value for status in VpdStatus],
+        value_fn=lambda zone: zone.vpd_status.value if zone.vpd_status else None,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: RalaConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the derived sensors of a zone."""
+    zone = entry.runtime_data
+    async_add_entities(GrowZoneSensor(zone, description) for description in SENSORS)
+    # How well the climate is kept, and switchings per actuator (see metric_sensors.py).
+    async_add_entities(metric_sensors(entry))
+
+
+class GrowZoneSensor(GrowZoneEntity, SensorEntity):
+    """A value derived from the zone's inputs; unavailable with them."""
+
+    entity_description: GrowZoneSensorDescription
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Available while all inputs of the zone are valid and fresh."""
+        return self.zone.available
+
+    @property
+    @override
+    def native_value(self) -> float | str | None:
+        """The current value."""
+        return self.entity_description.value_fn(self.zone)

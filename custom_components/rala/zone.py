@@ -1,0 +1,682 @@
+"""The runtime of one grow zone: inputs, derived climate values, growth stage and targets.
+
+One :class:`GrowZone` exists per config entry, stored in ``entry.runtime_data``
+(``RalaConfigEntry = ConfigEntry[GrowZone]``, see :mod:`.models`). Everything else in the
+integration (sensor, select and number entities, the climate entity, services, metrics)
+reads from it and subscribes to it; nothing polls.
+
+API for the other modules
+-------------------------
+Configuration (read-only, from the config entry; changing it reloads the entry):
+
+- ``zone.entry`` / ``zone.name`` / ``zone.node_id`` (``None`` for a zone from existing
+  sensors) / ``zone.device_info`` (the "Grow zone" device of the entities).
+- ``zone.temperature_entity_id``, ``zone.humidity_entity_id``,
+  ``zone.leaf_temperature_entity_id`` (optional), ``zone.leaf_offset`` (°C).
+- ``zone.actuators``: ``Mapping[str, str]`` from the actuator keys of
+  :data:`.const.ACTUATOR_KEYS` (heater, cooler, humidifier, dehumidifier, exhaust_fan,
+  circulation_fan, light) to the entity id mapped in the options. Only mapped keys appear.
+- ``zone.max_input_age``: a ``timedelta``; an input not written for longer is stale.
+
+Live state (updated from state events of the input entities):
+
+- ``zone.readings``: :class:`ZoneReadings` with ``air_temperature`` (°C), ``humidity``
+  (% RH) and ``leaf_temperature`` (°C), each a :class:`Reading` (``value``,
+  ``updated`` = when the source last wrote its state, ``entity_id``) or ``None`` while
+  that input has no valid value. Values are converted to °C whatever the source unit.
+- ``zone.derived``: :class:`DerivedValues` (air and leaf VPD in kPa, leaf temperature used,
+  dew point °C, absolute humidity g/m³) or ``None`` while unavailable.
+- ``zone.available`` is ``zone.derived is not None``; ``zone.unavailable_reason`` says why
+  not (an :class:`UnavailableReason`). Stale inputs count as unavailable: a timer fires
+  exactly when the oldest reading becomes stale (no polling).
+- ``zone.current_vpd``: the VPD the targets refer to (leaf VPD; air VPD in the drying stage,
+  see ``zone.vpd_is_leaf``), kPa, or ``None``; ``zone.vpd_status``: :class:`VpdStatus` of it
+  against ``zone.vpd_band``, or ``None`` while unavailable.
+- ``zone.is_day``: day or night period. Follows the mapped light entity (on = day) when
+  there is one, else day; ``zone.async_set_is_day(bool)`` lets a schedule override it until
+  the light changes.
+- ``zone.growth_stage`` (:class:`.growth_stages.GrowthStage`) and ``zone.targets``
+  (:class:`ZoneTargets`: day/night temperature in °C and day/night leaf VPD in kPa);
+  ``zone.target_temperature`` / ``zone.target_vpd`` / ``zone.vpd_band`` for the current
+  period.
+
+Changing things (all validate; bad input raises :class:`ValueError` and changes nothing):
+
+- ``zone.async_set_growth_stage(stage, apply_targets=True)``: choosing a stage applies its
+  literature temperatures and VPD (``apply_targets=False`` only restores the stage).
+- ``zone.async_set_targets(day_temperature=..., night_vpd=..., ...)``: any subset.
+
+Listening: ``unsubscribe = zone.async_add_listener(callback)``. The callback (a plain
+``@callback`` function without arguments) runs in the event loop after every change of
+readings, derived values, availability, period, stage or targets. Entities use
+``self.async_on_remove(zone.async_add_listener(self.async_write_ha_state))``.
+``zone.async_start()`` / ``zone.async_stop()`` are called by ``__init__`` on setup and
+unload; stop removes every state tracker and timer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.const import (
+    ATTR_UNIT_OF_MEASUREMENT,
+    PERCENTAGE,
+    STATE_ON,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+)
+from homeassistant.core import (
+    CALLBACK_TYPE,
+    Event,
+    EventStateChangedData,
+    EventStateReportedData,
+    HomeAssistant,
+    State,
+    callback,
+)
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.event import (
+    async_call_later,
+    async_track_entity_registry_updated_event,
+    async_track_state_change_event,
+    async_track_state_report_event,
+)
+from homeassistant.util import dt as dt_util
+
+from . import psychrometrics
+from .const import (
+    ACTUATOR_KEYS,
+    CONF_HUMIDITY_ENTITY,
+    CONF_LEAF_OFFSET,
+    CONF_LEAF_TEMPERATURE_ENTITY,
+    CONF_LIGHT,
+    CONF_MAX_INPUT_AGE,
+    CONF_NODE_DEVICE_IDENTIFIER,
+    CONF_NODE_ID,
+    CONF_NODE_SAMPLE_INTERVAL,
+    CONF_TEMPERATURE_ENTITY,
+    CONF_ZONE_NAME,
+    DEFAULT_LEAF_OFFSET,
+    DEFAULT_MAX_INPUT_AGE,
+    DOMAIN,
+    MAX_TARGET_TEMPERATURE,
+    MAX_TARGET_VPD,
+    MIN_MAX_INPUT_AGE,
+    MIN_TARGET_TEMPERATURE,
+    MIN_TARGET_VPD,
+    MQTT_PLATFORM,
+)
+from .growth_stages import STAGE_TARGETS, GrowthStage
+
+if TYPE_CHECKING:
+    from homeassistant.config_entries import ConfigEntry
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_GROWTH_STAGE = GrowthStage.VEGETATIVE
+
+
+class UnavailableReason(StrEnum):
+    """Why the derived values of a zone are unavailable."""
+
+    INPUT_UNAVAILABLE = "input_unavailable"
+    """An input entity does not exist, is unavailable or unknown."""
+    INPUT_INVALID = "input_invalid"
+    """An input state is not a number, has an unsupported unit or is out of range."""
+    INPUT_STALE = "input_stale"
+    """An input was not written for longer than the zone's maximum input age."""
+
+
+class VpdStatus(StrEnum):
+    """Where the leaf VPD is relative to the target band."""
+
+    TOO_LOW = "too_low"
+    IN_RANGE = "in_range"
+    TOO_HIGH = "too_high"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A valid value of one input entity, in °C or % RH."""
+
+    entity_id: str
+    value: float
+    updated: datetime
+    """When the source last wrote its state (``State.last_reported``), in UTC."""
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneReadings:
+    """The latest valid value of each input; ``None`` while an input has none."""
+
+    air_temperature: Reading | None = None
+    humidity: Reading | None = None
+    leaf_temperature: Reading | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DerivedValues:
+    """Climate values derived from a complete, fresh set of readings."""
+
+    air_vpd: float
+    """kPa."""
+    leaf_vpd: float
+    """kPa; negative when water condenses on the leaves."""
+    leaf_temperature: float
+    """°C: measured, or air temperature minus the leaf offset."""
+    leaf_temperature_measured: bool
+    dew_point: float | None
+    """°C; ``None`` at 0 % RH where there is no dew point."""
+    absolute_humidity: float
+    """g/m³."""
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneTargets:
+    """Temperature (°C) and leaf VPD (kPa) targets for the light and the dark period."""
+
+    day_temperature: float
+    night_temperature: float
+    day_vpd: float
+    night_vpd: float
+
+    def validate(self) -> None:
+        """Raise ValueError when a target is outside what the zone accepts."""
+        for name in ("day_temperature", "night_temperature"):
+            value = getattr(self, name)
+            if not MIN_TARGET_TEMPERATURE <= value <= MAX_TARGET_TEMPERATURE:
+                raise ValueError(
+                    f"{name} {value!r} °C is outside {MIN_TARGET_TEMPERATURE} "
+                    f"to {MAX_TARGET_TEMPERATURE} °C"
+                )
+        for name in ("day_vpd", "night_vpd"):
+            value = getattr(self, name)
+            if not MIN_TARGET_VPD <= value <= MAX_TARGET_VPD:
+                raise ValueError(
+                    f"{name} {value!r} kPa is outside {MIN_TARGET_VPD} to {MAX_TARGET_VPD} kPa"
+                )
+
+
+def targets_for_stage(stage: GrowthStage) -> ZoneTargets:
+    """The literature targets of a growth stage."""
+    stage_targets = STAGE_TARGETS[stage]
+    return ZoneTargets(
+        day_temperature=stage_targets.day_temperature_c,
+        night_temperature=stage_targets.night_temperature_c,
+        day_vpd=stage_targets.vpd_target_kpa,
+        night_vpd=stage_targets.vpd_target_kpa,
+    )
+
+
+def vpd_band_half_width(stage: GrowthStage) -> float:
+    """Half the width of the literature VPD band of a stage, in kPa."""
+    stage_targets = STAGE_TARGETS[stage]
+    return (stage_targets.vpd_high_kpa - stage_targets.vpd_low_kpa) / 2
+
+
+class InvalidInputError(Exception):
+    """A state cannot be used as an input; the message says why."""
+
+
+def temperature_from_state(state: State) -> float:
+    """The temperature of a state in °C, converted from its unit."""
+    value = _number(state)
+    unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
+    if not isinstance(unit, str):
+        raise InvalidInputError(f"{state.entity_id} has no temperature unit")
+    try:
+        return psychrometrics.to_celsius(value, unit)
+    except psychrometrics.PsychrometricsError as err:
+        raise InvalidInputError(f"{state.entity_id}: {err}") from err
+
+
+def humidity_from_state(state: State) -> float:
+    """The relative humidity of a state in %."""
+    value = _number(state)
+    unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
+    if unit != PERCENTAGE:
+        raise InvalidInputError(f"{state.entity_id} has unit {unit!r}, expected {PERCENTAGE!r}")
+    return value
+
+
+def _number(state: State) -> float:
+    try:
+        value = float(state.state)
+    except ValueError:
+        raise InvalidInputError(
+            f"{state.entity_id} state {state.state!r} is not a number"
+        ) from None
+    if not math.isfinite(value):
+        raise InvalidInputError(f"{state.entity_id} state {state.state!r} is not finite")
+    return value
+
+
+def derive(
+    air_temperature: float, humidity: float, leaf_temperature: float | None, leaf_offset: float
+) -> DerivedValues:
+    """Compute the derived values (°C, % RH in; leaf temperature measured or ``None``).
+
+    Raises :class:`psychrometrics.PsychrometricsError` for out-of-domain inputs.
+    """
+    leaf_vpd = psychrometrics.vpd_leaf(
+        air_temperature, humidity, leaf_temperature, leaf_offset_c=leaf_offset
+    )
+    return DerivedValues(
+        air_vpd=psychrometrics.vpd_air(air_temperature, humidity),
+        leaf_vpd=leaf_vpd,
+        leaf_temperature=(
+            leaf_temperature if leaf_temperature is not None else air_temperature - leaf_offset
+        ),
+        leaf_temperature_measured=leaf_temperature is not None,
+        dew_point=psychrometrics.dew_point(air_temperature, humidity) if humidity > 0 else None,
+        absolute_humidity=psychrometrics.absolute_humidity(air_temperature, humidity),
+    )
+
+
+def _replace_value(mapping: Mapping[str, Any], old: str, new: str) -> dict[str, Any]:
+    return {key: (new if value == old else value) for key, value in mapping.items()}
+
+
+class GrowZone:
+    """The runtime of one grow zone (see the module docstring for the API)."""
+
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
+        """Read the zone's configuration from its config entry; nothing is tracked yet."""
+        self.hass = hass
+        self.entry = entry
+        config: dict[str, Any] = {**entry.data, **entry.options}
+        self.name: str = entry.title or config.get(CONF_ZONE_NAME, "")
+        self.node_id: str | None = config.get(CONF_NODE_ID)
+        self.node_device_identifier: str | None = config.get(CONF_NODE_DEVICE_IDENTIFIER)
+        self.temperature_entity_id: str = config[CONF_TEMPERATURE_ENTITY]
+        self.humidity_entity_id: str = config[CONF_HUMIDITY_ENTITY]
+        self.leaf_temperature_entity_id: str | None = (
+            config.get(CONF_LEAF_TEMPERATURE_ENTITY) or None
+        )
+        self.leaf_offset: float = float(config.get(CONF_LEAF_OFFSET, DEFAULT_LEAF_OFFSET))
+        self.actuators: Mapping[str, str] = {
+            key: config[key] for key in ACTUATOR_KEYS if config.get(key)
+        }
+        self.max_input_age = timedelta(seconds=self._max_input_age_seconds(config))
+
+        self.readings = ZoneReadings()
+        self.derived: DerivedValues | None = None
+        self.unavailable_reason: UnavailableReason | None = UnavailableReason.INPUT_UNAVAILABLE
+        self.unavailable_detail: str | None = "not started"
+        self.growth_stage: GrowthStage = DEFAULT_GROWTH_STAGE
+        self.targets: ZoneTargets = targets_for_stage(DEFAULT_GROWTH_STAGE)
+        self.is_day = True
+        # Since when the inputs have been unavailable (for the node-offline repair).
+        self.unavailable_since: datetime | None = None
+
+        self._listeners: dict[int, CALLBACK_TYPE] = {}
+        self._next_listener_id = 0
+        self._unsubscribers: list[CALLBACK_TYPE] = []
+        self._cancel_stale_timer: CALLBACK_TYPE | None = None
+        self._logged_unavailable = False
+        self._started = False
+
+    @staticmethod
+    def _max_input_age_seconds(config: Mapping[str, Any]) -> float:
+        configured = config.get(CONF_MAX_INPUT_AGE)
+        if configured:
+            return float(configured)
+        sample_interval = config.get(CONF_NODE_SAMPLE_INTERVAL)
+        if sample_interval:
+            # Two missed samples make a node's reading stale, but never sooner than a minute.
+            return max(float(MIN_MAX_INPUT_AGE), 2.0 * float(sample_interval))
+        return float(DEFAULT_MAX_INPUT_AGE)
+
+    # --- configuration-derived properties -----------------------------------------------------
+
+    @property
+    def input_entity_ids(self) -> list[str]:
+        """The entity ids whose states feed the zone."""
+        entity_ids = [self.temperature_entity_id, self.humidity_entity_id]
+        if self.leaf_temperature_entity_id:
+            entity_ids.append(self.leaf_temperature_entity_id)
+        return entity_ids
+
+    @property
+    def device_info(self) -> DeviceInfo:
+        """The "Grow zone" device, linked to the edge node's device when there is one."""
+        info = DeviceInfo(
+            identifiers={(DOMAIN, self.entry.entry_id)},
+            name=self.name,
+            manufacturer="RALA",
+            model="Grow zone",
+        )
+        if self.node_device_identifier is not None:
+            # Identifiers are unique per config entry only: prefer the MQTT integration's.
+            devices = dr.async_get(self.hass).async_get_devices(
+                identifiers={(MQTT_PLATFORM, self.node_device_identifier)}
+            )
+            mqtt_entries = {
+                entry.entry_id for entry in self.hass.config_entries.async_entries(MQTT_PLATFORM)
+            }
+            devices.sort(key=lambda device: not mqtt_entries.intersection(device.config_entries))
+            if devices:
+                info["via_device_id"] = devices[0].id
+        return info
+
+    # --- live state ---------------------------------------------------------------------------
+
+    @property
+    def available(self) -> bool:
+        """Whether derived values are available (all inputs valid and fresh)."""
+        return self.derived is not None
+
+    @property
+    def target_temperature(self) -> float:
+        """The temperature target of the current period, °C."""
+        return self.targets.day_temperature if self.is_day else self.targets.night_temperature
+
+    @property
+    def target_vpd(self) -> float:
+        """The leaf VPD target of the current period, kPa."""
+        return self.targets.day_vpd if self.is_day else self.targets.night_vpd
+
+    @property
+    def vpd_band(self) -> tuple[float, float]:
+        """The accepted leaf VPD band (low, high) of the current period, kPa."""
+        half_width = vpd_band_half_width(self.growth_stage)
+        return (max(0.0, self.target_vpd - half_width), self.target_vpd + half_width)
+
+    @property
+    def vpd_is_leaf(self) -> bool:
+        """Whether the targets are leaf VPD (living plants) or air VPD (drying)."""
+        return STAGE_TARGETS[self.growth_stage].vpd_is_leaf
+
+    @property
+    def current_vpd(self) -> float | None:
+        """The VPD the targets refer to (leaf VPD, air VPD while drying), kPa, or ``None``."""
+        if self.derived is None:
+            return None
+        return self.derived.leaf_vpd if self.vpd_is_leaf else self.derived.air_vpd
+
+    @property
+    def vpd_status(self) -> VpdStatus | None:
+        """The current VPD against the band, or ``None`` while unavailable."""
+        vpd = self.current_vpd
+        if vpd is None:
+            return None
+        low, high = self.vpd_band
+        if vpd < low:
+            return VpdStatus.TOO_LOW
+        if vpd > high:
+            return VpdStatus.TOO_HIGH
+        return VpdStatus.IN_RANGE
+
+    # --- listeners ----------------------------------------------------------------------------
+
+    @callback
+    def async_add_listener(self, update_callback: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call ``update_callback`` after every change; returns the function that unsubscribes."""
+        listener_id = self._next_listener_id
+        self._next_listener_id += 1
+        self._listeners[listener_id] = update_callback
+
+        @callback
+        def remove_listener() -> None:
+            self._listeners.pop(listener_id, None)
+
+        return remove_listener
+
+    @property
+    def listener_count(self) -> int:
+        """How many listeners are subscribed (for tests and diagnostics)."""
+        return len(self._listeners)
+
+    @callback
+    def _notify(self) -> None:
+        for update_callback in list(self._listeners.values()):
+            update_callback()
+
+    # --- setters ------------------------------------------------------------------------------
+
+    @callback
+    def async_set_growth_stage(self, stage: GrowthStage, *, apply_targets: bool = True) -> None:
+        """Set the growth stage; by default also apply the stage's targets."""
+        stage = GrowthStage(stage)
+        self.growth_stage = stage
+        if apply_targets:
+            self.targets = targets_for_stage(stage)
+        self._notify()
+
+    @callback
+    def async_set_targets(
+        self,
+        *,
+        day_temperature: float | None = None,
+        night_temperature: float | None = None,
+        day_vpd: float | None = None,
+        night_vpd: float | None = None,
+    ) -> None:
+        """Change any subset of the targets (°C and kPa); ValueError if out of range."""
+        changes = {
+            name: float(value)
+            for name, value in (
+                ("day_temperature", day_temperature),
+                ("night_temperature", night_temperature),
+                ("day_vpd", day_vpd),
+                ("night_vpd", night_vpd),
+            )
+            if value is not None
+        }
+        new_targets = replace(self.targets, **changes)
+        new_targets.validate()
+        if new_targets != self.targets:
+            self.targets = new_targets
+            self._notify()
+
+    @callback
+    def async_set_is_day(self, is_day: bool) -> None:
+        """Switch between the day and the night targets."""
+        if is_day != self.is_day:
+            self.is_day = is_day
+            self._notify()
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    @callback
+    def async_start(self) -> None:
+        """Track the input entities (and the light) and compute the first values."""
+        if self._started:
+            return
+        self._started = True
+        self._unsubscribers.append(
+            async_track_state_change_event(
+                self.hass, self.input_entity_ids, self._async_input_changed
+            )
+        )
+        self._unsubscribers.append(
+            async_track_state_report_event(
+                self.hass, self.input_entity_ids, self._async_input_reported
+            )
+        )
+        tracked = [*self.input_entity_ids, *self.actuators.values()]
+        self._unsubscribers.append(
+            async_track_entity_registry_updated_event(
+                self.hass, tracked, self._async_entity_registry_updated
+            )
+        )
+        if light_entity_id := self.actuators.get(CONF_LIGHT):
+            self._unsubscribers.append(
+                async_track_state_change_event(
+                    self.hass, light_entity_id, self._async_light_changed
+                )
+            )
+            self._update_period_from_light(self.hass.states.get(light_entity_id))
+        self._update_readings()
+
+    @callback
+    def async_stop(self) -> None:
+        """Remove every tracker, timer and listener."""
+        while self._unsubscribers:
+            self._unsubscribers.pop()()
+        self._cancel_stale()
+        self._listeners.clear()
+        self._started = False
+
+    # --- event handlers -----------------------------------------------------------------------
+
+    @callback
+    def _async_input_changed(self, event: Event[EventStateChangedData]) -> None:
+        self._update_readings()
+
+    @callback
+    def _async_input_reported(self, event: Event[EventStateReportedData]) -> None:
+        # The same value written again: only its time moves on, which keeps it fresh.
+        self._update_readings()
+
+    @callback
+    def _async_light_changed(self, event: Event[EventStateChangedData]) -> None:
+        self._update_period_from_light(event.data["new_state"])
+
+    @callback
+    def _update_period_from_light(self, state: State | None) -> None:
+        if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+            return  # keep the period we had: a flaky light entity must not flip targets
+        self.async_set_is_day(state.state == STATE_ON)
+
+    @callback
+    def _async_entity_registry_updated(
+        self, event: Event[er.EventEntityRegistryUpdatedData]
+    ) -> None:
+        """Follow a renamed source entity: rewrite the entry, which reloads the zone."""
+        data = event.data
+        if data["action"] != "update" or "old_entity_id" not in data:
+            return
+        old_entity_id, new_entity_id = data["old_entity_id"], data["entity_id"]
+        new_data = _replace_value(self.entry.data, old_entity_id, new_entity_id)
+        new_options = _replace_value(self.entry.options, old_entity_id, new_entity_id)
+        _LOGGER.info(
+            "Grow zone %s: %s was renamed to %s, following it",
+            self.name,
+            old_entity_id,
+            new_entity_id,
+        )
+        self.hass.config_entries.async_update_entry(self.entry, data=new_data, options=new_options)
+        self.hass.config_entries.async_schedule_reload(self.entry.entry_id)
+
+    # --- readings -----------------------------------------------------------------------------
+
+    def _read(
+        self, entity_id: str, convert: Callable[[State], float]
+    ) -> tuple[Reading | None, UnavailableReason | None, str | None]:
+        state = self.hass.states.get(entity_id)
+        if state is None:
+            return None, UnavailableReason.INPUT_UNAVAILABLE, f"{entity_id} does not exist"
+        if state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+            return None, UnavailableReason.INPUT_UNAVAILABLE, f"{entity_id} is {state.state}"
+        try:
+            value = convert(state)
+        except InvalidInputError as err:
+            return None, UnavailableReason.INPUT_INVALID, str(err)
+        return Reading(entity_id, value, state.last_reported), None, None
+
+    @callback
+    def _update_readings(self) -> None:
+        air, air_reason, air_detail = self._read(self.temperature_entity_id, temperature_from_state)
+        humidity, rh_reason, rh_detail = self._read(self.humidity_entity_id, humidity_from_state)
+        leaf: Reading | None = None
+        if self.leaf_temperature_entity_id:
+            # Without a valid leaf reading the zone falls back to air minus the offset.
+            leaf, _, _ = self._read(self.leaf_temperature_entity_id, temperature_from_state)
+        self.readings = ZoneReadings(air, humidity, leaf)
+        reason = air_reason or rh_reason
+        detail = air_detail or rh_detail
+        self._evaluate(reason, detail)
+
+    @callback
+    def _evaluate(self, reason: UnavailableReason | None, detail: str | None) -> None:
+        """Recompute derived values and availability from the current readings."""
+        self._cancel_stale()
+        derived: DerivedValues | None = None
+        now = dt_util.utcnow()
+        air, humidity, leaf = (
+            self.readings.air_temperature,
+            self.readings.humidity,
+            self.readings.leaf_temperature,
+        )
+        if leaf is not None and now - leaf.updated > self.max_input_age:
+            # A stale leaf sensor is ignored: air temperature minus the offset stands in.
+            leaf = None
+            self.readings = replace(self.readings, leaf_temperature=None)
+        if reason is None and air is not None and humidity is not None:
+            stale = [r for r in (air, humidity) if now - r.updated > self.max_input_age]
+            if stale:
+                reason = UnavailableReason.INPUT_STALE
+                detail = f"{stale[0].entity_id} not updated since {stale[0].updated.isoformat()}"
+            else:
+                try:
+                    derived = derive(
+                        air.value, humidity.value, leaf.value if leaf else None, self.leaf_offset
+                    )
+                except psychrometrics.PsychrometricsError as err:
+                    reason = UnavailableReason.INPUT_INVALID
+                    detail = str(err)
+        self.derived = derived
+        self.unavailable_reason = reason
+        self.unavailable_detail = detail
+        self._schedule_stale_check(now)
+        self._log_availability()
+        self._notify()
+
+    @callback
+    def _schedule_stale_check(self, now: datetime) -> None:
+        """Re-evaluate exactly when the oldest fresh reading becomes stale."""
+        deadlines = [
+            reading.updated + self.max_input_age
+            for reading in (
+                self.readings.air_temperature,
+                self.readings.humidity,
+                self.readings.leaf_temperature,
+            )
+            if reading is not None and reading.updated + self.max_input_age >= now
+        ]
+        if not deadlines:
+            return
+        delay = (min(deadlines) - now).total_seconds()
+        # A hair after the deadline, so that the reading is strictly older than the maximum age.
+        self._cancel_stale_timer = async_call_later(
+            self.hass, delay + 0.001, self._async_stale_check
+        )
+
+    @callback
+    def _async_stale_check(self, _now: datetime) -> None:
+        self._cancel_stale_timer = None
+        self._update_readings()
+
+    @callback
+    def _cancel_stale(self) -> None:
+        if self._cancel_stale_timer is not None:
+            self._cancel_stale_timer()
+            self._cancel_stale_timer = None
+
+    @callback
+    def _log_availability(self) -> None:
+        """Log once when the zone becomes unavailable and once when it is back."""
+        if self.derived is None:
+            if self.unavailable_since is None:
+                self.unavailable_since = dt_util.utcnow()
+            if not self._logged_unavailable:
+                self._logged_unavailable = True
+                _LOGGER.info(
+                    "Grow zone %s is unavailable (%s): %s",
+                    self.name,
+                    self.unavailable_reason,
+                    self.unavailable_detail,
+                )
+            return
+        self.unavailable_since = None
+        if self._logged_unavailable:
+            self._logged_unavailable = False
+            _LOGGER.info("Grow zone %s is available again", self.name)
