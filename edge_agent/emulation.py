@@ -9,6 +9,7 @@ use, and :class:`Bme280Emulation` is register-accurate enough that the real
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 import errno
@@ -547,13 +548,18 @@ class Bme280Emulation:
         self._registers[_REG_PRESS_MSB : _REG_DATA_END + 1] = data
 
 
+LEVEL_HISTORY: Final = 1000
+"""How many driven levels a :class:`MemoryPin` remembers."""
+
+
 class MemoryPin:
     """GPIO stand-in with the subset of ``digitalio.DigitalInOut`` that actuators use.
 
     Behaves like Blinka's pin: it starts as an input, ``switch_to_output`` makes it an
     output (passing through low first, as Blinka does), setting ``value`` on an input or a
-    released pin raises. ``levels`` records every level driven; ``stuck_at`` makes the pin
-    read back a fixed level (a shorted or broken output).
+    released pin raises. ``levels`` records the last :data:`LEVEL_HISTORY` levels driven
+    (bounded: ``simulate`` runs for months); ``stuck_at`` makes the pin read back a fixed
+    level (a shorted or broken output).
     """
 
     def __init__(self, name: str = "") -> None:
@@ -562,7 +568,7 @@ class MemoryPin:
         self.is_output = False
         self.released = False
         self.stuck_at: bool | None = None
-        self.levels: list[bool] = []
+        self.levels: deque[bool] = deque(maxlen=LEVEL_HISTORY)
         self._level = False
 
     @property

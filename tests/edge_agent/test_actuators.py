@@ -150,7 +150,7 @@ def test_command_to_the_current_state_changes_nothing() -> None:
     setup = rig(relay("heater", min_off=60))
     levels = list(setup.pin("heater").levels)
     assert setup.bank.command("heater", False) == CommandResult(True, False, None)
-    assert setup.pin("heater").levels == levels
+    assert list(setup.pin("heater").levels) == levels
 
 
 # --------------------------------------------------------------------------- min_on / min_off

@@ -424,9 +424,9 @@ def test_memory_pin_behaves_like_blinka() -> None:
     pin.switch_to_output(value=True)
     assert pin.is_output
     assert pin.value is True
-    assert pin.levels == [False, True]
+    assert list(pin.levels) == [False, True]
     pin.value = False
-    assert pin.levels == [False, True, False]
+    assert list(pin.levels) == [False, True, False]
     pin.stuck_at = True
     assert pin.value is True
     pin.deinit()
@@ -446,3 +446,15 @@ def test_memory_pin_factory_keeps_pins_by_key() -> None:
     pin = factory(config)
     assert factory.pins == {"fan": pin}
     assert pin.name == "D5"
+
+
+def test_memory_pin_history_is_bounded() -> None:
+    """A pin toggled for months keeps only its recent levels, newest last."""
+    from edge_agent.emulation import LEVEL_HISTORY, MemoryPin
+
+    pin = MemoryPin("D17")
+    pin.switch_to_output(value=False)
+    for index in range(LEVEL_HISTORY * 3):
+        pin.value = index % 2 == 0
+    assert len(pin.levels) == LEVEL_HISTORY
+    assert pin.levels[-1] is ((LEVEL_HISTORY * 3 - 1) % 2 == 0)

@@ -1,0 +1,613 @@
+"""The agent loop: sensors → outbox → MQTT, commands → relays, link-loss fail-safe.
+
+Everything runs in one thread. paho's network thread only hands events over a queue
+(see :mod:`edge_agent.link`); the loop waits on that queue until the next deadline (the
+next actuator tick, sample or re-announcement), so it never spins.
+
+Durations (sample interval, interlock timers, link-loss timeout) are measured on the
+agent's ``clock``, which the simulator scales so that ``simulate --speed N`` runs N times
+faster than real time. Reading timestamps are always the real UTC wall clock.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+import functools
+import logging
+import queue
+import random
+import sqlite3
+import time
+from typing import Final, Protocol
+
+from .actuators import ActuatorBank
+from .config import AgentConfig
+from .discovery import (
+    BACKFILL_BATCH_SIZE,
+    PAYLOAD_OFF,
+    PAYLOAD_OFFLINE,
+    PAYLOAD_ON,
+    PAYLOAD_ONLINE,
+    PayloadError,
+    ReplayRequest,
+    Topics,
+    build_backfill_payload,
+    build_diagnostics_payload,
+    build_discovery_payload,
+    build_node_announcement,
+    discovery_components,
+    encode,
+    format_timestamp,
+    parse_command,
+    parse_replay_request,
+    stale_components,
+)
+from .health import NodeHealth
+from .link import (
+    Connected,
+    Disconnected,
+    LinkEvent,
+    MessageReceived,
+    MqttLink,
+    PublishAcknowledged,
+    StatusMessage,
+    Subscription,
+)
+from .outbox import Outbox, StoredReading, to_wire
+from .sensors import SensorSupervisor
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Live readings waiting for their PUBACK; beyond this the broker is not keeping up and
+#: readings wait in the outbox for the backfill instead (bounds memory on a stuck link).
+MAX_PENDING_LIVE: Final = 1000
+#: Replay requests waiting to be answered; more are refused (bounded memory).
+MAX_QUEUED_REPLAYS: Final = 16
+#: A publish without PUBACK for this long (real s) is given up: paho resends QoS 1 messages
+#: after every reconnect, so this only guards against a lost message stalling the backfill.
+PUBACK_TIMEOUT: Final = 300.0
+#: Real seconds the first reading waits for the broker connection.
+FIRST_SAMPLE_GRACE: Final = 2.0
+#: Events handled in one go before the loop looks at its timers again.
+MAX_EVENTS_PER_WAKEUP: Final = 1000
+#: Real seconds between outbox prunes (retention and size cap).
+PRUNE_PERIOD: Final = 600.0
+DEFAULT_REANNOUNCE_DELAY: Final = 5.0
+
+
+class ScaledClock:
+    """Monotonic seconds that run ``speed`` times faster than real time."""
+
+    def __init__(self, speed: float = 1.0, base: Callable[[], float] = time.monotonic) -> None:
+        """Start at the base clock's current value."""
+        if speed <= 0:
+            raise ValueError(f"speed must be positive, got {speed}")
+        self.speed = speed
+        self._base = base
+        self._origin = base()
+
+    def __call__(self) -> float:
+        """Scaled seconds."""
+        return self._origin + (self._base() - self._origin) * self.speed
+
+
+class World(Protocol):
+    """Something that lives on the agent's clock, like the simulated tent."""
+
+    def advance(self, now: float) -> None:
+        """Bring the world up to ``now`` (agent clock seconds)."""
+
+
+@dataclass(slots=True)
+class AgentOptions:
+    """Run-time knobs that are not part of the node's configuration."""
+
+    clock: Callable[[], float] = time.monotonic
+    #: How many times faster than real time ``clock`` runs.
+    speed: float = 1.0
+    #: Upper bound of the random delay before re-announcing after HA's birth (real s).
+    reannounce_delay: float = DEFAULT_REANNOUNCE_DELAY
+    rng: random.Random = field(default_factory=random.Random)
+    wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class _BackfillBatch:
+    mid: int
+    seqs: tuple[int, ...]
+    own: bool  # True: unsent readings (mark them sent on PUBACK); False: a replay answer
+    sent_at: float  # real monotonic
+
+
+@dataclass(frozen=True, slots=True)
+class _PendingLive:
+    seq: int
+    sent_at: float  # real monotonic
+
+
+class Agent:
+    """One edge node: its sensors, its relays, its outbox and its MQTT link."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        sensors: Sequence[SensorSupervisor],
+        bank: ActuatorBank,
+        outbox: Outbox,
+        read_health: Callable[[], NodeHealth],
+        options: AgentOptions | None = None,
+        world: World | None = None,
+    ) -> None:
+        """Wire the parts; nothing happens until :meth:`run`."""
+        self.config = config
+        self.options = options or AgentOptions()
+        self.topics = Topics(config.node_id, config.discovery_prefix)
+        self._sensors = tuple(sensors)
+        self._bank = bank
+        self._actuator_keys = bank.keys()
+        self._outbox = outbox
+        self._read_health = read_health
+        self._world = world
+        self._clock = self.options.clock
+        self._events: queue.Queue[LinkEvent] = queue.Queue()
+        self.link = MqttLink(
+            config.broker,
+            client_id=f"rala-edge-{config.node_id}",
+            events=self._events,
+            will=StatusMessage(self.topics.availability, PAYLOAD_OFFLINE),
+            birth=StatusMessage(self.topics.availability, PAYLOAD_ONLINE),
+            subscriptions=[
+                Subscription(self.topics.ha_status),
+                # Commands and replay requests must never be retained: keep the flag visible.
+                Subscription(self.topics.command_filter, retain_as_published=True),
+                Subscription(self.topics.replay, retain_as_published=True),
+                # The broker's retained copy of our own discovery tells what to remove.
+                Subscription(self.topics.discovery),
+            ],
+        )
+        #: Real seconds between readings: what Home Assistant sees.
+        self.real_sample_interval = config.sample_interval / self.options.speed
+        self._component_ids = frozenset(
+            discovery_components(config, sample_interval=self.real_sample_interval)
+        )
+        self._removed_components: dict[str, str] = {}
+        self._stop_requested = False
+        self._connected = False
+        self._ha_online = True  # until Home Assistant says otherwise
+        self._link_down_since: float | None = self._clock()
+        self._link_lost_applied = False
+        self._pending_live: dict[int, _PendingLive] = {}  # by mid
+        self._next_expiry_check = 0.0
+        self._backfill_inflight: _BackfillBatch | None = None
+        self._own_backfill_wanted = False
+        self._replays: deque[ReplayRequest] = deque()
+        self._reannounce_at: float | None = None  # real monotonic
+        self._last_error: str | None = None
+        self._next_sample = 0.0  # agent clock
+        self._sampled = False
+
+    # ------------------------------------------------------------------ control
+
+    def request_stop(self) -> None:
+        """Ask the loop to finish (safe to call from a signal handler)."""
+        self._stop_requested = True
+
+    @property
+    def tick_period(self) -> float:
+        """Real seconds between actuator ticks: at most 1 s of agent time, at most 1 s real."""
+        return max(0.02, min(1.0, 1.0 / self.options.speed))
+
+    def run(self) -> int:
+        """Run until :meth:`request_stop`; shut down safely and return the exit status."""
+        _LOGGER.info(
+            "node %s: %d sensor(s), %d actuator(s), sample interval %.1f s, broker %s:%d",
+            self.config.node_id,
+            len(self._sensors),
+            len(self._actuator_keys),
+            self.config.sample_interval,
+            self.config.broker.host,
+            self.config.broker.port,
+        )
+        self.link.start()
+        # The first reading waits (briefly) for the connection, so that it goes out live.
+        self._next_sample = self._clock() + FIRST_SAMPLE_GRACE * self.options.speed
+        next_tick = time.monotonic()
+        next_prune = time.monotonic() + PRUNE_PERIOD
+        try:
+            while not self._stop_requested:
+                self._wait_for_events(min(next_tick, self._real_deadline(self._next_sample)))
+                now_real = time.monotonic()
+                if now_real >= next_tick:
+                    next_tick = now_real + self.tick_period
+                    self._guarded(self._tick)
+                now = self._clock()
+                if now >= self._next_sample:
+                    self._sampled = True
+                    self._next_sample += self.config.sample_interval
+                    if self._next_sample <= now:  # fell behind (suspend, overload): no burst
+                        self._next_sample = now + self.config.sample_interval
+                    self._guarded(self._sample_cycle)
+                if self._reannounce_at is not None and now_real >= self._reannounce_at:
+                    self._reannounce_at = None
+                    _LOGGER.info("Home Assistant is back: announcing again")
+                    self._guarded(self._announce)
+                if now_real >= next_prune:
+                    next_prune = now_real + PRUNE_PERIOD
+                    self._guarded(self._prune)
+        finally:
+            self._shutdown()
+        return 0
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        """Run one step of the loop; a bug or an I/O error in it must not stop the node."""
+        try:
+            step()
+        except Exception as err:
+            _LOGGER.exception("unexpected error, carrying on")
+            self._note_error(f"unexpected error: {type(err).__name__}: {err}")
+
+    def _real_deadline(self, agent_time: float) -> float:
+        """The real monotonic time at which the agent clock reaches ``agent_time``."""
+        return time.monotonic() + (agent_time - self._clock()) / self.options.speed
+
+    def _wait_for_events(self, deadline: float) -> None:
+        if self._reannounce_at is not None:
+            deadline = min(deadline, self._reannounce_at)
+        timeout = min(max(0.0, deadline - time.monotonic()), 1.0)
+        try:
+            event = self._events.get(timeout=timeout)
+        except queue.Empty:
+            return
+        self._guarded(functools.partial(self._handle, event))
+        # Drain whatever else arrived, without waiting, but leave room for the periodic work.
+        for _ in range(MAX_EVENTS_PER_WAKEUP):
+            try:
+                event = self._events.get_nowait()
+            except queue.Empty:
+                return
+            self._guarded(functools.partial(self._handle, event))
+
+    def _shutdown(self) -> None:
+        _LOGGER.info("stopping: relays to their safe state")
+        try:
+            self._bank.all_off()
+        finally:
+            final = [(self.topics.actuator_state(key), PAYLOAD_OFF) for key in self._actuator_keys]
+            final.append((self.topics.availability, PAYLOAD_OFFLINE))
+            self.link.stop(final)
+            self._outbox.close()
+            _LOGGER.info("stopped")
+
+    # ------------------------------------------------------------------ events
+
+    def _handle(self, event: LinkEvent) -> None:
+        match event:
+            case Connected():
+                self._on_connected()
+            case Disconnected(reason=reason):
+                self._connected = False
+                self._note_error(f"broker connection lost: {reason}")
+                self._update_link_state()
+            case MessageReceived(topic=topic, payload=payload, retained=retained):
+                self._on_message(topic, payload, retained=retained)
+            case PublishAcknowledged(mid=mid):
+                self._on_acknowledged(mid)
+
+    def _on_connected(self) -> None:
+        self._connected = True
+        if not self._sampled:
+            self._next_sample = self._clock()
+        # paho sends every unacknowledged QoS 1 message again now: restart their timeouts.
+        now = time.monotonic()
+        for mid, entry in self._pending_live.items():
+            self._pending_live[mid] = _PendingLive(entry.seq, now)
+        if self._backfill_inflight is not None:
+            self._backfill_inflight = dataclasses.replace(self._backfill_inflight, sent_at=now)
+        self._announce()
+        self._own_backfill_wanted = True
+        self._update_link_state()
+        self._pump_backfill()
+
+    def _announce(self) -> None:
+        """Discovery, node announcement, availability and every relay state."""
+        discovery = build_discovery_payload(
+            self.config,
+            sample_interval=self.real_sample_interval,
+            removed=self._removed_components,
+        )
+        self.link.publish(self.topics.discovery, encode(discovery), retain=True)
+        announcement = build_node_announcement(
+            self.config, sample_interval=self.real_sample_interval
+        )
+        self.link.publish(self.topics.node, encode(announcement), retain=True)
+        self.link.publish(self.topics.availability, PAYLOAD_ONLINE, retain=True)
+        for key in self._actuator_keys:
+            self._publish_actuator_state(key)
+
+    def _on_message(self, topic: str, payload: bytes, *, retained: bool) -> None:
+        if topic == self.topics.ha_status:
+            self._on_ha_status(payload, retained=retained)
+        elif topic == self.topics.replay:
+            self._on_replay_request(payload, retained=retained)
+        elif topic == self.topics.discovery:
+            self._on_own_discovery(payload)
+        elif (key := self.topics.actuator_from_command_topic(topic)) is not None:
+            self._on_command(key, payload, retained=retained)
+
+    def _on_ha_status(self, payload: bytes, *, retained: bool) -> None:
+        status = payload.decode("utf-8", errors="replace").strip()
+        if status == PAYLOAD_ONLINE:
+            self._ha_online = True
+            if not retained:
+                # A fleet of nodes must not answer Home Assistant's birth all at once.
+                delay = self.options.rng.uniform(0.0, self.options.reannounce_delay)
+                self._reannounce_at = time.monotonic() + delay
+        elif status == PAYLOAD_OFFLINE:
+            _LOGGER.warning("Home Assistant announced itself offline")
+            self._ha_online = False
+        else:
+            _LOGGER.warning("ignoring unknown Home Assistant status %r", status[:40])
+        self._update_link_state()
+
+    def _on_own_discovery(self, payload: bytes) -> None:
+        """Remove components the broker still retains but the config no longer has."""
+        stale = stale_components(payload, self._component_ids)
+        new = {
+            key: platform for key, platform in stale.items() if key not in self._removed_components
+        }
+        if not new:
+            return
+        _LOGGER.info("removing from Home Assistant: %s", ", ".join(sorted(new)))
+        self._removed_components.update(new)
+        discovery = build_discovery_payload(
+            self.config,
+            sample_interval=self.real_sample_interval,
+            removed=self._removed_components,
+        )
+        self.link.publish(self.topics.discovery, encode(discovery), retain=True)
+
+    def _on_command(self, key: str, payload: bytes, *, retained: bool) -> None:
+        if key not in self._actuator_keys:
+            self._note_error(f"command for unknown actuator {key!r} ignored")
+            return
+        try:
+            on = parse_command(payload, retained=retained, now=self.options.wall_clock())
+        except PayloadError as err:
+            self._note_error(f"{key}: {err}")
+            return
+        result = self._bank.command(key, on)
+        if result.accepted:
+            _LOGGER.info("%s %s", key, "on" if result.state else "off")
+        else:
+            _LOGGER.warning("%s: %s refused: %s", key, "ON" if on else "OFF", result.reason)
+        # Always answer with the pin read back, so Home Assistant shows what really happened.
+        self._publish_actuator_state(key)
+
+    def _on_replay_request(self, payload: bytes, *, retained: bool) -> None:
+        if retained:
+            _LOGGER.warning("ignoring a retained replay request")
+            return
+        try:
+            request = parse_replay_request(payload)
+        except PayloadError as err:
+            self._note_error(str(err))
+            return
+        if len(self._replays) >= MAX_QUEUED_REPLAYS:
+            self._note_error(f"replay request {request.request_id!r} refused: too many queued")
+            return
+        _LOGGER.info(
+            "replay request %s: seq %d..%d", request.request_id, request.from_seq, request.to_seq
+        )
+        self._replays.append(request)
+        self._pump_backfill()
+
+    def _on_acknowledged(self, mid: int) -> None:
+        pending = self._pending_live.pop(mid, None)
+        if pending is not None:
+            self._outbox.mark_sent([pending.seq])
+            return
+        batch = self._backfill_inflight
+        if batch is not None and batch.mid == mid:
+            self._backfill_inflight = None
+            if batch.own:
+                self._outbox.mark_sent(batch.seqs)
+            self._pump_backfill()
+
+    # ------------------------------------------------------------------ backfill
+
+    def _pump_backfill(self) -> None:
+        """Send the next backfill batch if connected and none is waiting for its PUBACK.
+
+        Replay requests go first (someone is waiting for them), then the agent's own
+        unsent readings. One batch at a time keeps memory flat whatever the backlog.
+        """
+        if not self._connected or self._backfill_inflight is not None:
+            return
+        if self._replays:
+            request = self._replays[0]
+            readings = self._outbox.replay_range(
+                request.from_seq, request.to_seq, limit=BACKFILL_BATCH_SIZE
+            )
+            if not self._send_batch(readings, request_id=request.request_id, own=False):
+                return  # the connection just dropped: answer after the reconnect
+            if len(readings) < BACKFILL_BATCH_SIZE or readings[-1].seq >= request.to_seq:
+                self._replays.popleft()
+            else:
+                self._replays[0] = ReplayRequest(
+                    request.request_id, readings[-1].seq + 1, request.to_seq
+                )
+            return
+        if self._own_backfill_wanted:
+            pending = {entry.seq for entry in self._pending_live.values()}
+            # Live readings still waiting for their PUBACK are not backfilled: paho resends
+            # them after a reconnect and their PUBACK marks them sent.
+            readings = [
+                stored
+                for stored in self._outbox.unsent(limit=BACKFILL_BATCH_SIZE + len(pending))
+                if stored.seq not in pending
+            ][:BACKFILL_BATCH_SIZE]
+            if not readings:
+                self._own_backfill_wanted = False
+                return
+            self._send_batch(readings, request_id=None, own=True)
+
+    def _send_batch(
+        self, readings: Sequence[StoredReading], *, request_id: str | None, own: bool
+    ) -> bool:
+        payload = build_backfill_payload(
+            self.config.node_id,
+            [to_wire(stored) for stored in readings],
+            request_id=request_id,
+            oldest_available_seq=self._outbox.oldest_seq(),
+        )
+        mid = self.link.publish(self.topics.backfill, encode(payload))
+        if mid is None:
+            return False
+        self._backfill_inflight = _BackfillBatch(
+            mid, tuple(r.seq for r in readings), own, time.monotonic()
+        )
+        if readings:
+            _LOGGER.info(
+                "backfill %s: seq %d..%d (%d readings)",
+                "replay " + str(request_id) if request_id is not None else "after reconnect",
+                readings[0].seq,
+                readings[-1].seq,
+                len(readings),
+            )
+        return True
+
+    # ------------------------------------------------------------------ periodic work
+
+    def _tick(self) -> None:
+        if self._world is not None:
+            self._world.advance(self._clock())
+        for key in self._bank.tick():
+            self._publish_actuator_state(key)
+        self._update_link_state()
+        self._expire_unacknowledged()
+
+    def _expire_unacknowledged(self) -> None:
+        """Forget publishes whose PUBACK never came, so memory and the backfill cannot stall.
+
+        Their readings are still unsent in the outbox and go out with the backfill (a reading
+        may then arrive twice; consumers de-duplicate by seq).
+        """
+        now = time.monotonic()
+        if now < self._next_expiry_check or not self._connected:
+            return
+        self._next_expiry_check = now + 10.0
+        limit = now - PUBACK_TIMEOUT
+        expired = [mid for mid, entry in self._pending_live.items() if entry.sent_at < limit]
+        for mid in expired:
+            del self._pending_live[mid]
+        batch = self._backfill_inflight
+        if batch is not None and batch.sent_at < limit:
+            self._backfill_inflight = None
+            expired.append(batch.mid)
+        if expired:
+            self._note_error(f"{len(expired)} publish(es) not acknowledged, sending again")
+            self._own_backfill_wanted = True
+            self._pump_backfill()
+
+    def _update_link_state(self) -> None:
+        """Apply the link-loss fail-safe when the link has been down for too long."""
+        now = self._clock()
+        if self._connected and self._ha_online:
+            self._link_down_since = None
+            if self._link_lost_applied:
+                _LOGGER.info("link restored")
+                self._link_lost_applied = False
+                self._bank.link_restored()
+            return
+        if self._link_down_since is None:
+            self._link_down_since = now
+        if (
+            not self._link_lost_applied
+            and now - self._link_down_since >= self.config.link_loss_timeout
+        ):
+            self._link_lost_applied = True
+            why = "Home Assistant offline" if self._connected else "broker unreachable"
+            self._note_error(
+                f"link lost ({why} for {self.config.link_loss_timeout:.0f} s): "
+                "actuators to their link-loss state"
+            )
+            for key in self._bank.link_lost():
+                self._publish_actuator_state(key)
+
+    def _sample_cycle(self) -> None:
+        parts: list[str] = []
+        for supervisor in self._sensors:
+            reading = supervisor.poll()
+            if reading is None:
+                if supervisor.last_error:
+                    self._last_error = supervisor.last_error
+                parts.append(f"{supervisor.key} skipped ({supervisor.last_error or 'no reading'})")
+                continue
+            try:
+                stored = self._outbox.append(reading)
+            except (sqlite3.Error, OSError, ValueError, RuntimeError) as err:
+                self._note_error(f"outbox append failed: {err}")
+                continue
+            self._publish_live(stored)
+            parts.append(
+                f"{reading.sensor} {reading.temperature:.1f} °C {reading.humidity:.1f} % "
+                f"{reading.pressure:.1f} hPa seq={stored.seq}"
+            )
+        # Readings waiting only for their PUBACK are not a backlog.
+        depth = max(0, self._outbox.depth() - len(self._pending_live))
+        _LOGGER.info("%s outbox=%d", "; ".join(parts) or "no sensors", depth)
+        self._publish_diagnostics(depth)
+
+    def _publish_live(self, stored: StoredReading) -> None:
+        """Publish a reading live; one that cannot go live waits for the backfill."""
+        if not self._connected:
+            return  # the backfill after the reconnect sends it
+        if len(self._pending_live) >= MAX_PENDING_LIVE:
+            self._note_error("broker is not acknowledging: readings wait in the outbox")
+            return
+        document = to_wire(stored)
+        del document["sensor"]
+        mid = self.link.publish(
+            self.topics.sensor_state(stored.reading.sensor), encode(document), retain=False
+        )
+        if mid is None:
+            self._own_backfill_wanted = True
+            return
+        self._pending_live[mid] = _PendingLive(stored.seq, time.monotonic())
+
+    def _publish_diagnostics(self, depth: int) -> None:
+        if not self._connected:
+            return
+        try:
+            health = self._read_health()
+        except OSError as err:
+            self._note_error(f"reading node health failed: {err}")
+            return
+        payload = build_diagnostics_payload(
+            cpu_temperature=health.cpu_temperature,
+            disk_free=health.disk_free,
+            uptime=health.uptime,
+            wifi_signal=health.wifi_signal,
+            outbox_depth=depth,
+            last_error=self._last_error,
+        )
+        self.link.publish(self.topics.diagnostics, encode(payload))
+
+    def _publish_actuator_state(self, key: str) -> None:
+        state = PAYLOAD_ON if self._bank.state(key) else PAYLOAD_OFF
+        self.link.publish(self.topics.actuator_state(key), state, retain=True)
+
+    def _prune(self) -> None:
+        try:
+            self._outbox.prune()
+        except Exception as err:  # noqa: BLE001 - a failed prune must not stop the agent
+            self._note_error(f"outbox prune failed: {err}")
+
+    def _note_error(self, message: str) -> None:
+        _LOGGER.warning("%s", message)
+        self._last_error = f"{format_timestamp(self.options.wall_clock())} {message}"

@@ -1,0 +1,322 @@
+"""Discovery payload, node announcement and parsing of commands and replay requests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+import json
+from typing import Any
+
+import pytest
+
+from edge_agent import __version__
+from edge_agent.config import AgentConfig, parse_config
+from edge_agent.discovery import (
+    MAX_COMMAND_BYTES,
+    PayloadError,
+    ReplayRequest,
+    Topics,
+    build_backfill_payload,
+    build_diagnostics_payload,
+    build_discovery_payload,
+    build_node_announcement,
+    encode,
+    expire_after_seconds,
+    format_timestamp,
+    parse_command,
+    parse_replay_request,
+    stale_components,
+)
+
+NOW = datetime(2026, 11, 25, 11, 0, 0, tzinfo=UTC)
+
+
+def make_config(**overrides: Any) -> AgentConfig:
+    raw: dict[str, Any] = {
+        "node_id": "tent-pi",
+        "name": "Tent Pi",
+        "broker": {"host": "127.0.0.1"},
+        "sample_interval": 30,
+        "sensors": [{"key": "canopy", "name": "Canopy", "zone": "Flower tent"}],
+        "actuators": [
+            {
+                "key": "heater",
+                "name": "Heater",
+                "kind": "heater",
+                "pin": "D17",
+                "zone": "Flower tent",
+                "min_on": 60,
+                "min_off": 60,
+            },
+            {"key": "exhaust", "name": "Exhaust", "kind": "exhaust_fan", "pin": "D23"},
+        ],
+        "outbox": {"path": "/tmp/rala-test-outbox.sqlite"},
+    }
+    raw.update(overrides)
+    return parse_config(raw, environ={})
+
+
+def test_topics_follow_the_protocol() -> None:
+    topics = Topics("tent-pi")
+    assert topics.discovery == "homeassistant/device/tent-pi/config"
+    assert topics.availability == "rala/tent-pi/availability"
+    assert topics.sensor_state("canopy") == "rala/tent-pi/sensor/canopy/state"
+    assert topics.actuator_state("heater") == "rala/tent-pi/actuator/heater/state"
+    assert topics.actuator_command("heater") == "rala/tent-pi/actuator/heater/set"
+    assert topics.actuator_from_command_topic("rala/tent-pi/actuator/heater/set") == "heater"
+    assert topics.actuator_from_command_topic("rala/tent-pi/actuator/heater/state") is None
+    assert topics.actuator_from_command_topic("rala/other/actuator/heater/set") is None
+    assert topics.actuator_from_command_topic("rala/tent-pi/actuator/a/b/set") is None
+    assert Topics("n", "custom").discovery == "custom/device/n/config"
+
+
+def test_device_and_origin() -> None:
+    payload = build_discovery_payload(make_config(), sample_interval=30)
+    assert payload["dev"] == {
+        "identifiers": ["rala_tent-pi"],
+        "name": "Tent Pi",
+        "manufacturer": "RALA",
+        "model": "RALA edge node",
+        "sw_version": __version__,
+    }
+    assert payload["o"]["name"] == "rala-edge"
+    assert payload["o"]["sw"] == __version__
+    assert payload["o"]["url"].startswith("https://")
+    assert payload["availability_topic"] == "rala/tent-pi/availability"
+    assert payload["qos"] == 1
+
+
+def test_climate_sensor_components() -> None:
+    components = build_discovery_payload(make_config(), sample_interval=30)["cmps"]
+    temperature = components["canopy_temperature"]
+    assert temperature == {
+        "p": "sensor",
+        "unique_id": "rala_tent-pi_canopy_temperature",
+        "default_entity_id": "sensor.tent_pi_canopy_temperature",
+        "name": "Canopy temperature",
+        "device_class": "temperature",
+        "unit_of_measurement": "°C",
+        "state_class": "measurement",
+        "suggested_display_precision": 1,
+        "expire_after": 90,
+        "state_topic": "rala/tent-pi/sensor/canopy/state",
+        "value_template": "{{ value_json.temperature }}",
+    }
+    assert components["canopy_humidity"]["device_class"] == "humidity"
+    assert components["canopy_humidity"]["unit_of_measurement"] == "%"
+    assert components["canopy_pressure"]["device_class"] == "atmospheric_pressure"
+    assert components["canopy_pressure"]["unit_of_measurement"] == "hPa"
+    for component in components.values():
+        assert "object_id" not in component
+
+
+def test_switch_per_actuator() -> None:
+    components = build_discovery_payload(make_config(), sample_interval=30)["cmps"]
+    heater = components["heater"]
+    assert heater["p"] == "switch"
+    assert heater["unique_id"] == "rala_tent-pi_heater"
+    assert heater["default_entity_id"] == "switch.tent_pi_heater"
+    assert heater["command_topic"] == "rala/tent-pi/actuator/heater/set"
+    assert heater["state_topic"] == "rala/tent-pi/actuator/heater/state"
+    assert heater["retain"] is False
+    assert heater["icon"] == "mdi:radiator"
+    assert components["exhaust"]["name"] == "Exhaust"
+    assert components["exhaust"]["icon"] == "mdi:fan"
+
+
+def test_diagnostic_sensors() -> None:
+    components = build_discovery_payload(make_config(), sample_interval=30)["cmps"]
+    diagnostics = {
+        key: component
+        for key, component in components.items()
+        if component.get("entity_category") == "diagnostic"
+    }
+    assert {c["unique_id"] for c in diagnostics.values()} == {
+        "rala_tent-pi_cpu_temperature",
+        "rala_tent-pi_disk_free",
+        "rala_tent-pi_uptime",
+        "rala_tent-pi_wifi_signal",
+        "rala_tent-pi_outbox_depth",
+        "rala_tent-pi_last_error",
+    }
+    for component in diagnostics.values():
+        assert component["state_topic"] == "rala/tent-pi/diagnostics"
+    assert diagnostics["node_wifi_signal"]["unit_of_measurement"] == "dBm"
+    assert "state_class" not in diagnostics["node_last_error"]
+
+
+def test_expire_after_is_about_three_intervals() -> None:
+    assert expire_after_seconds(30) == 90
+    assert expire_after_seconds(0.1) == 1
+    payload = build_discovery_payload(make_config(), sample_interval=2.5)
+    assert payload["cmps"]["canopy_humidity"]["expire_after"] == 8
+
+
+def test_removed_components_are_sent_as_platform_only() -> None:
+    old = build_discovery_payload(make_config(), sample_interval=30)
+    fewer = make_config(
+        sensors=[{"key": "root", "name": "Root"}],
+        actuators=[{"key": "heater", "kind": "heater", "pin": "D17"}],
+    )
+    current = build_discovery_payload(fewer, sample_interval=30)
+    stale = stale_components(encode(old), current["cmps"])
+    assert stale == {
+        "canopy_temperature": "sensor",
+        "canopy_humidity": "sensor",
+        "canopy_pressure": "sensor",
+        "exhaust": "switch",
+    }
+    payload = build_discovery_payload(fewer, sample_interval=30, removed=stale)
+    assert payload["cmps"]["exhaust"] == {"p": "switch"}
+    assert payload["cmps"]["canopy_temperature"] == {"p": "sensor"}
+    assert payload["cmps"]["root_temperature"]["unique_id"] == "rala_tent-pi_root_temperature"
+    # A component that comes back is announced in full again.
+    again = build_discovery_payload(make_config(), sample_interval=30, removed=stale)
+    assert again["cmps"]["exhaust"]["p"] == "switch"
+    assert "unique_id" in again["cmps"]["exhaust"]
+
+
+@pytest.mark.parametrize("garbage", [b"", b"not json", b"[]", b'{"cmps": []}'])
+def test_stale_components_of_garbage_is_empty(garbage: bytes) -> None:
+    assert stale_components(garbage, ["a"]) == {}
+
+
+def test_node_announcement_matches_discovery() -> None:
+    config = make_config()
+    announcement = build_node_announcement(config, sample_interval=30)
+    discovery = build_discovery_payload(config, sample_interval=30)
+    unique_ids = {c["unique_id"] for c in discovery["cmps"].values()}
+    assert announcement["schema"] == 1
+    assert announcement["node_id"] == "tent-pi"
+    assert announcement["device_identifier"] == discovery["dev"]["identifiers"][0]
+    assert announcement["backfill_topic"] == "rala/tent-pi/backfill"
+    assert announcement["replay_topic"] == "rala/tent-pi/replay"
+    (sensor,) = announcement["sensors"]
+    assert sensor["zone"] == "Flower tent"
+    assert set(sensor["unique_ids"].values()) <= unique_ids
+    heater = announcement["actuators"][0]
+    assert heater == {
+        "key": "heater",
+        "name": "Heater",
+        "kind": "heater",
+        "zone": "Flower tent",
+        "unique_id": "rala_tent-pi_heater",
+        "state_topic": "rala/tent-pi/actuator/heater/state",
+        "command_topic": "rala/tent-pi/actuator/heater/set",
+        "min_on": 60.0,
+        "min_off": 60.0,
+        "max_on": None,
+    }
+    assert announcement["actuators"][1]["kind"] == "exhaust_fan"
+    assert heater["unique_id"] in unique_ids
+    json.dumps(announcement)  # serialisable as is
+
+
+def test_backfill_and_diagnostics_payloads() -> None:
+    batch = build_backfill_payload(
+        "tent-pi",
+        [{"seq": 3, "ts": "x"}, {"seq": 5, "ts": "y"}],
+        request_id="r1",
+        oldest_available_seq=1,
+    )
+    assert (batch["first_seq"], batch["last_seq"], batch["request_id"]) == (3, 5, "r1")
+    empty = build_backfill_payload("tent-pi", [], request_id=None, oldest_available_seq=None)
+    assert empty["first_seq"] is None
+    assert empty["readings"] == []
+    health = build_diagnostics_payload(
+        cpu_temperature=51.234,
+        disk_free=None,
+        uptime=86400.4,
+        wifi_signal=-61,
+        outbox_depth=0,
+        last_error="x" * 400,
+    )
+    assert health["cpu_temperature"] == 51.2
+    assert health["disk_free"] is None
+    assert health["uptime"] == 86400
+    assert len(health["last_error"]) == 255
+
+
+def test_format_timestamp() -> None:
+    moment = datetime(2026, 11, 25, 11, 0, 0, 123456, tzinfo=UTC)
+    assert format_timestamp(moment) == "2026-11-25T11:00:00.123Z"
+    with pytest.raises(ValueError, match="timezone"):
+        format_timestamp(datetime(2026, 1, 1))  # noqa: DTZ001
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (b"ON", True),
+        (b"OFF", False),
+        (b" ON\n", True),
+        (b'{"state": "ON", "ts": "2026-11-25T10:59:45Z"}', True),
+        (b'{"state": "OFF", "ts": "2026-11-25T11:00:10.5+00:00"}', False),
+        (b'{"state": "ON"}', True),
+    ],
+)
+def test_valid_commands(payload: bytes, expected: bool) -> None:
+    assert parse_command(payload, retained=False, now=NOW) is expected
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"on", "unknown command"),
+        (b"TOGGLE", "unknown command"),
+        (b"", "unknown command"),
+        (b"\xff\xfe", "not UTF-8"),
+        (b"{not json", "not valid JSON"),
+        (b'{"state": "MAYBE"}', "must be 'ON' or 'OFF'"),
+        (b'{"state": true}', "must be 'ON' or 'OFF'"),
+        (b'{"state": "ON", "extra": 1}', "unknown command keys"),
+        (b'{"state": "ON", "ts": 12}', "ISO 8601 string"),
+        (b'{"state": "ON", "ts": "yesterday"}', "not an ISO 8601"),
+        (b'{"state": "ON", "ts": "2026-11-25T11:00:00"}', "no time zone"),
+        (b'{"state": "ON", "ts": "2026-11-25T10:59:29Z"}', "stale"),
+        (b'{"state": "ON", "ts": "2026-11-25T11:05:00Z"}', "stale"),
+        (b'"ON"', "unknown command"),
+        (b"ON" + b" " * MAX_COMMAND_BYTES, "exceeds"),
+    ],
+)
+def test_bad_commands_are_refused(payload: bytes, reason: str) -> None:
+    with pytest.raises(PayloadError, match=reason):
+        parse_command(payload, retained=False, now=NOW)
+
+
+def test_retained_command_is_refused() -> None:
+    with pytest.raises(PayloadError, match="retained"):
+        parse_command(b"ON", retained=True, now=NOW)
+
+
+def test_command_age_limit_is_configurable() -> None:
+    sent = format_timestamp(NOW - timedelta(seconds=10))
+    payload = json.dumps({"state": "ON", "ts": sent}).encode()
+    assert parse_command(payload, retained=False, now=NOW, max_age=11)
+    with pytest.raises(PayloadError, match="stale"):
+        parse_command(payload, retained=False, now=NOW, max_age=9)
+
+
+def test_replay_request() -> None:
+    request = parse_replay_request(b'{"request_id": "abc", "from_seq": 4, "to_seq": 9}')
+    assert request == ReplayRequest("abc", 4, 9)
+    assert parse_replay_request(b'{"from_seq": 4, "to_seq": 4}').request_id is None
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"nope", "not valid JSON"),
+        (b"[1, 2]", "JSON object"),
+        (b'{"from_seq": 1}', "to_seq"),
+        (b'{"from_seq": -1, "to_seq": 3}', "from_seq"),
+        (b'{"from_seq": true, "to_seq": 3}', "from_seq"),
+        (b'{"from_seq": 1.5, "to_seq": 3}', "from_seq"),
+        (b'{"from_seq": 5, "to_seq": 3}', "before"),
+        (b'{"request_id": 7, "from_seq": 1, "to_seq": 3}', "request_id"),
+        (b'{"request_id": "' + b"x" * 200 + b'", "from_seq": 1, "to_seq": 3}', "request_id"),
+        (b" " * 2000, "exceeds"),
+    ],
+)
+def test_bad_replay_requests_are_refused(payload: bytes, reason: str) -> None:
+    with pytest.raises(PayloadError, match=reason):
+        parse_replay_request(payload)
