@@ -1,0 +1,573 @@
+"""The climate entity of a grow zone: one controller for temperature and VPD.
+
+It feeds the zone's readings, targets and the mapped actuators' states into the pure
+control engine (:mod:`.control`), switches the mapped entities (any switch, fan, humidifier,
+light or input_boolean) with its domain's ``turn_on``/``turn_off``, and re-evaluates on
+every zone change, on every actuator state change and on the engine's own timers (minimum
+on/off times, inputs going stale).
+
+Safety, in this order:
+
+- Stale or missing inputs: the engine switches heater and humidifier off at once; the
+  zone raises its ``input_stale`` repair issue and control resumes by itself.
+- After a (re)start nothing is switched until the inputs are valid, for at most the zone's
+  maximum input age: after that the stale-input rule above applies, so a heater left on
+  by a relay is never kept on because a sensor stays silent.
+- An actuator that is missing, unavailable or unknown is left out (logged once, repair
+  issue ``actuator_unavailable``); the others keep working.
+
+Mode ``off`` switches the climate actuators off once (respecting their minimum on time)
+and then leaves them to the user; only the safety rules above still act on them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+import logging
+import math
+from typing import Any, override
+
+from homeassistant.components.climate import ClimateEntity, ClimateEntityDescription
+from homeassistant.components.climate.const import (
+    ATTR_HVAC_MODE,
+    ClimateEntityFeature,
+    HVACAction,
+    HVACMode,
+)
+from homeassistant.const import (
+    ATTR_ENTITY_ID,
+    ATTR_TEMPERATURE,
+    SERVICE_TURN_OFF,
+    SERVICE_TURN_ON,
+    STATE_ON,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+    UnitOfTemperature,
+)
+from homeassistant.core import (
+    CALLBACK_TYPE,
+    Event,
+    EventStateChangedData,
+    HomeAssistant,
+    callback,
+    split_entity_id,
+)
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.event import async_call_later, async_track_state_change_event
+from homeassistant.helpers.restore_state import RestoreEntity
+from homeassistant.util import dt as dt_util
+
+from . import psychrometrics
+from .const import (
+    ACTUATOR_MIN_OFF,
+    ACTUATOR_MIN_ON,
+    CONF_MAX_HUMIDITY,
+    CONF_MAX_TEMPERATURE,
+    DEFAULT_MAX_HUMIDITY,
+    DEFAULT_MAX_TEMPERATURE,
+    DOMAIN,
+    MAX_TARGET_TEMPERATURE,
+    MAX_TARGET_VPD,
+    MIN_TARGET_TEMPERATURE,
+    MIN_TARGET_VPD,
+    TEMPERATURE_TOLERANCE,
+)
+from .control import (
+    SAFETY_CODES,
+    ActuatorKind,
+    ActuatorStatus,
+    Band,
+    ControlDecision,
+    ControlError,
+    ControlInputs,
+    ControlMode,
+    ControlSettings,
+    LightPhase,
+    PeriodTargets,
+    Reading,
+    ZoneReadings,
+    ZoneTargets,
+    evaluate,
+    modes_for,
+)
+from .entity import GrowZoneEntity
+from .growth_stages import GrowthStage
+from .models import RalaConfigEntry
+from .zone import GrowZone, Reading as ZoneReading, vpd_band_half_width
+
+_LOGGER = logging.getLogger(__name__)
+
+PARALLEL_UPDATES = 0
+
+ISSUE_ACTUATOR_UNAVAILABLE = "actuator_unavailable"
+# Kinds that switch on and off for the climate; the others keep no minimum times.
+_CYCLED_KINDS = frozenset(
+    {
+        ActuatorKind.HEATER,
+        ActuatorKind.COOLER,
+        ActuatorKind.HUMIDIFIER,
+        ActuatorKind.DEHUMIDIFIER,
+        ActuatorKind.EXHAUST_FAN,
+    }
+)
+# A command is not repeated while its state change may still be on its way.
+_COMMAND_SETTLE = timedelta(seconds=30)
+
+ATTR_REASON = "reason"
+ATTR_REASON_CODE = "reason_code"
+ATTR_VPD = "vpd"
+ATTR_TARGET_VPD = "target_vpd"
+ATTR_VPD_LOW = "vpd_low"
+ATTR_VPD_HIGH = "vpd_high"
+ATTR_IS_DAY = "is_day"
+ATTR_ACTUATORS = "actuators"
+
+CLIMATE = ClimateEntityDescription(key="climate", translation_key="zone_climate", name=None)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: RalaConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the zone's climate entity."""
+    async_add_entities([GrowZoneClimate(entry.runtime_data, CLIMATE)])
+
+
+def issue_id(entry_id: str) -> str:
+    """The repair issue id for unavailable actuators of a zone."""
+    return f"{ISSUE_ACTUATOR_UNAVAILABLE}_{entry_id}"
+
+
+def zone_control_targets(zone: GrowZone) -> ZoneTargets:
+    """The zone's day and night targets with their bands, as the engine takes them."""
+    half_width = vpd_band_half_width(zone.growth_stage)
+
+    def period(temperature: float, vpd: float) -> PeriodTargets:
+        return PeriodTargets(
+            temperature=temperature,
+            temperature_band=Band(
+                temperature - TEMPERATURE_TOLERANCE, temperature + TEMPERATURE_TOLERANCE
+            ),
+            vpd=vpd,
+            vpd_band=Band(max(0.0, vpd - half_width), vpd + half_width),
+        )
+
+    targets = zone.targets
+    return ZoneTargets(
+        day=period(targets.day_temperature, targets.day_vpd),
+        night=period(targets.night_temperature, targets.night_vpd),
+    )
+
+
+class GrowZoneClimate(GrowZoneEntity, ClimateEntity, RestoreEntity):
+    """The zone's controller (see the module docstring)."""
+
+    _attr_temperature_unit = UnitOfTemperature.CELSIUS
+    _attr_target_temperature_step = 0.5
+    _attr_min_temp = MIN_TARGET_TEMPERATURE
+    _attr_max_temp = MAX_TARGET_TEMPERATURE
+    _attr_min_humidity = 1
+    _attr_max_humidity = 99
+
+    def __init__(self, zone: GrowZone, description: ClimateEntityDescription) -> None:
+        """Set up from the zone's actuator mapping; nothing runs before it is added."""
+        super().__init__(zone, description)
+        self._attr_preset_modes = [stage.value for stage in GrowthStage]
+        self._kinds: dict[str, ActuatorKind] = {
+            entity_id: ActuatorKind(key) for key, entity_id in zone.actuators.items()
+        }
+        self._attr_hvac_modes = [HVACMode(mode.value) for mode in modes_for(self._kinds.values())]
+        features = ClimateEntityFeature.PRESET_MODE | ClimateEntityFeature.TARGET_TEMPERATURE
+        features |= ClimateEntityFeature.TARGET_HUMIDITY
+        if len(self._attr_hvac_modes) > 1:
+            features |= ClimateEntityFeature.TURN_ON | ClimateEntityFeature.TURN_OFF
+        self._attr_supported_features = features
+        self._mode = ControlMode.OFF
+        self._decision: ControlDecision | None = None
+        self._started_at = dt_util.utcnow()
+        self._inputs_valid_once = False
+        # Switching everything off after the user chose "off"; afterwards "off" leaves the
+        # actuators to the user (only the safety rules still act).
+        self._switching_off = False
+        self._logged_bad_limits = False
+        self._cancel_timer: CALLBACK_TYPE | None = None
+        self._unavailable: set[str] = set()
+        self._sent: dict[str, tuple[bool, datetime]] = {}
+        # When each actuator last stopped after running (seen since the entity was added).
+        self._run_ended: dict[str, datetime] = {}
+
+    # --- life cycle -----------------------------------------------------------------------
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Restore the mode, then follow the zone, the actuators and the timers."""
+        await super().async_added_to_hass()
+        last_state = await self.async_get_last_state()
+        if last_state is not None and last_state.state in self._attr_hvac_modes:
+            self._mode = ControlMode(last_state.state)
+        self._started_at = dt_util.utcnow()
+        self.async_on_remove(self.zone.async_add_listener(self._async_evaluate))
+        if self._kinds:
+            self.async_on_remove(
+                async_track_state_change_event(
+                    self.hass, list(self._kinds), self._async_actuator_changed
+                )
+            )
+        self.async_on_remove(self._async_cleanup)
+        self._async_evaluate()
+
+    @callback
+    def _async_cleanup(self) -> None:
+        self._cancel_scheduled()
+        ir.async_delete_issue(self.hass, DOMAIN, issue_id(self.zone.entry.entry_id))
+
+    @callback
+    def _async_actuator_changed(self, event: Event[EventStateChangedData]) -> None:
+        entity_id = event.data["entity_id"]
+        old, new = event.data["old_state"], event.data["new_state"]
+        if old is not None and new is not None and old.state == STATE_ON != new.state:
+            self._run_ended[entity_id] = new.last_changed
+        self._sent.pop(entity_id, None)
+        self._async_evaluate()
+
+    @callback
+    def _async_timer_fired(self, _now: datetime) -> None:
+        self._cancel_timer = None
+        self._async_evaluate()
+
+    @callback
+    def _cancel_scheduled(self) -> None:
+        if self._cancel_timer is not None:
+            self._cancel_timer()
+            self._cancel_timer = None
+
+    # --- control --------------------------------------------------------------------------
+
+    def _settings(self) -> ControlSettings:
+        options = self.zone.entry.options
+        stale_after = self.zone.max_input_age.total_seconds()
+        # While drying, the targets are air VPD: no leaf cooler than the air.
+        leaf_offset = self.zone.leaf_offset if self.zone.vpd_is_leaf else 0.0
+        try:
+            return ControlSettings(
+                max_temperature=float(options.get(CONF_MAX_TEMPERATURE, DEFAULT_MAX_TEMPERATURE)),
+                max_humidity=float(options.get(CONF_MAX_HUMIDITY, DEFAULT_MAX_HUMIDITY)),
+                stale_after=stale_after,
+                leaf_offset=leaf_offset,
+            )
+        except (ControlError, TypeError, ValueError) as err:
+            if not self._logged_bad_limits:
+                self._logged_bad_limits = True
+                _LOGGER.warning(
+                    "Grow zone %s: invalid hard limits in the options (%s); using %s °C, %s %%",
+                    self.zone.name,
+                    err,
+                    DEFAULT_MAX_TEMPERATURE,
+                    DEFAULT_MAX_HUMIDITY,
+                )
+            return ControlSettings(stale_after=stale_after, leaf_offset=leaf_offset)
+
+    def _readings(self, now: datetime) -> ZoneReadings:
+        def reading(source: ZoneReading | None) -> Reading | None:
+            if source is None:
+                return None
+            return Reading(source.value, max(0.0, (now - source.updated).total_seconds()))
+
+        zone_readings = self.zone.readings
+        return ZoneReadings(
+            air_temperature=reading(zone_readings.air_temperature),
+            relative_humidity=reading(zone_readings.humidity),
+            leaf_temperature=(
+                reading(zone_readings.leaf_temperature) if self.zone.vpd_is_leaf else None
+            ),
+        )
+
+    def _actuators(self, now: datetime) -> list[ActuatorStatus]:
+        statuses: list[ActuatorStatus] = []
+        unavailable: set[str] = set()
+        for entity_id, kind in self._kinds.items():
+            state = self.hass.states.get(entity_id)
+            if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+                unavailable.add(entity_id)
+                continue
+            cycled = kind in _CYCLED_KINDS
+            statuses.append(
+                ActuatorStatus(
+                    key=entity_id,
+                    kind=kind,
+                    is_on=state.state == STATE_ON,
+                    since_switch=max(0.0, (now - state.last_changed).total_seconds()),
+                    min_on=ACTUATOR_MIN_ON if cycled else 0.0,
+                    min_off=ACTUATOR_MIN_OFF if cycled else 0.0,
+                    since_run=(
+                        max(0.0, (now - run_ended).total_seconds())
+                        if (run_ended := self._run_ended.get(entity_id)) is not None
+                        else math.inf
+                    ),
+                )
+            )
+        self._update_unavailable(unavailable)
+        return statuses
+
+    @callback
+    def _update_unavailable(self, unavailable: set[str]) -> None:
+        """Log each actuator once when it goes and once when it is back; keep the issue."""
+        for entity_id in sorted(unavailable - self._unavailable):
+            _LOGGER.warning(
+                "Grow zone %s: actuator %s is unavailable; controlling without it",
+                self.zone.name,
+                entity_id,
+            )
+        for entity_id in sorted(self._unavailable - unavailable):
+            _LOGGER.info("Grow zone %s: actuator %s is available again", self.zone.name, entity_id)
+        if unavailable == self._unavailable:
+            return
+        self._unavailable = unavailable
+        if unavailable:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id(self.zone.entry.entry_id),
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key=ISSUE_ACTUATOR_UNAVAILABLE,
+                translation_placeholders={
+                    "zone": self.zone.name,
+                    "entities": ", ".join(sorted(unavailable)),
+                },
+            )
+        else:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id(self.zone.entry.entry_id))
+
+    @callback
+    def _async_evaluate(self) -> None:
+        """Decide, switch what must change, schedule the next evaluation, write the state."""
+        self._cancel_scheduled()
+        now = dt_util.utcnow()
+        settings = self._settings()
+        decision = evaluate(
+            ControlInputs(
+                readings=self._readings(now),
+                targets=zone_control_targets(self.zone),
+                light=LightPhase(is_day=self.zone.is_day),
+                actuators=self._actuators(now),
+                mode=self._mode,
+            ),
+            settings,
+        )
+        self._decision = decision
+        delay = decision.next_evaluation_in
+        if decision.climate is not None:
+            self._inputs_valid_once = True
+        # Right after a start the sources may not have reported yet: wait for them, but no
+        # longer than the stale bound, after which the safety rules apply.
+        grace = (self._started_at - now).total_seconds() + settings.stale_after
+        if not self._inputs_valid_once and grace > 0:
+            delay = grace + 0.01 if delay is None else min(delay, grace + 0.01)
+        else:
+            in_control = self._mode is not ControlMode.OFF or self._switching_off
+            self._send(decision, now, only_safety=not (in_control and self._inputs_valid_once))
+            if self._switching_off and not any(
+                d.on for d in decision.actuators.values() if d.kind is not ActuatorKind.LIGHT
+            ):
+                self._switching_off = False
+        if delay is not None:
+            self._cancel_timer = async_call_later(self.hass, delay, self._async_timer_fired)
+        self.async_write_ha_state()
+
+    @callback
+    def _send(self, decision: ControlDecision, now: datetime, *, only_safety: bool = False) -> None:
+        for entity_id, on in decision.commands.items():
+            if only_safety and (on or decision.actuators[entity_id].code not in SAFETY_CODES):
+                continue
+            sent = self._sent.get(entity_id)
+            if sent is not None and sent[0] == on and now - sent[1] < _COMMAND_SETTLE:
+                continue
+            self._sent[entity_id] = (on, now)
+            self.hass.async_create_task(self._async_switch(entity_id, on), eager_start=True)
+
+    async def _async_switch(self, entity_id: str, on: bool) -> None:
+        try:
+            # The entity's own domain service (switch, fan, humidifier, light, input_boolean
+            # all have turn_on/turn_off): unlike homeassistant.turn_on it fails loudly.
+            await self.hass.services.async_call(
+                split_entity_id(entity_id)[0],
+                SERVICE_TURN_ON if on else SERVICE_TURN_OFF,
+                {ATTR_ENTITY_ID: entity_id},
+                blocking=True,
+                context=self._context,
+            )
+        except HomeAssistantError as err:
+            _LOGGER.warning(
+                "Grow zone %s: could not switch %s %s: %s",
+                self.zone.name,
+                entity_id,
+                "on" if on else "off",
+                err,
+            )
+
+    # --- state ----------------------------------------------------------------------------
+
+    @property
+    @override
+    def hvac_mode(self) -> HVACMode:
+        """The mode the controller runs in."""
+        return HVACMode(self._mode.value)
+
+    @property
+    @override
+    def hvac_action(self) -> HVACAction:
+        """What the mapped actuators are doing right now (as reported by them)."""
+        if self._mode is ControlMode.OFF:
+            return HVACAction.OFF
+        running = {
+            kind
+            for entity_id, kind in self._kinds.items()
+            if (state := self.hass.states.get(entity_id)) is not None and state.state == STATE_ON
+        }
+        for kind, action in (
+            (ActuatorKind.HEATER, HVACAction.HEATING),
+            (ActuatorKind.COOLER, HVACAction.COOLING),
+            (ActuatorKind.DEHUMIDIFIER, HVACAction.DRYING),
+            (ActuatorKind.EXHAUST_FAN, HVACAction.FAN),
+        ):
+            if kind in running:
+                return action
+        return HVACAction.IDLE
+
+    @property
+    @override
+    def current_temperature(self) -> float | None:
+        """The zone's air temperature, °C."""
+        reading = self.zone.readings.air_temperature
+        return reading.value if reading is not None else None
+
+    @property
+    @override
+    def current_humidity(self) -> float | None:
+        """The zone's relative humidity, %."""
+        reading = self.zone.readings.humidity
+        return reading.value if reading is not None else None
+
+    @property
+    @override
+    def target_temperature(self) -> float:
+        """The temperature target of the current period (day or night)."""
+        return self.zone.target_temperature
+
+    @property
+    @override
+    def target_humidity(self) -> float | None:
+        """The RH that gives the target VPD at the current temperatures."""
+        if self._decision is None or self._decision.climate is None:
+            return None
+        return round(self._decision.climate.target_humidity, 1)
+
+    @property
+    @override
+    def preset_mode(self) -> str:
+        """The growth stage."""
+        return self.zone.growth_stage.value
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Why the controller does what it does, and the VPD it works on."""
+        low, high = self.zone.vpd_band
+        attributes: dict[str, Any] = {
+            ATTR_TARGET_VPD: self.zone.target_vpd,
+            ATTR_VPD_LOW: round(low, 3),
+            ATTR_VPD_HIGH: round(high, 3),
+            ATTR_IS_DAY: self.zone.is_day,
+        }
+        decision = self._decision
+        if decision is not None:
+            attributes[ATTR_REASON] = decision.reason
+            attributes[ATTR_REASON_CODE] = decision.code.value
+            attributes[ATTR_VPD] = (
+                round(decision.climate.vpd, 3) if decision.climate is not None else None
+            )
+            attributes[ATTR_ACTUATORS] = {
+                entity_id: {"on": d.on, "reason_code": d.code.value}
+                for entity_id, d in decision.actuators.items()
+            }
+        return attributes
+
+    # --- commands -------------------------------------------------------------------------
+
+    @override
+    async def async_set_hvac_mode(self, hvac_mode: HVACMode) -> None:
+        """Switch the controller's mode (HA only offers the modes in ``hvac_modes``)."""
+        self._set_mode(ControlMode(hvac_mode.value))
+        self._async_evaluate()
+
+    def _set_mode(self, mode: ControlMode) -> None:
+        """Change the mode; choosing "off" switches the climate actuators off once."""
+        self._switching_off = mode is ControlMode.OFF and self._mode is not ControlMode.OFF
+        self._mode = mode
+
+    @override
+    async def async_set_temperature(self, **kwargs: Any) -> None:
+        """Set the temperature target of the current period."""
+        if (hvac_mode := kwargs.get(ATTR_HVAC_MODE)) is not None:
+            self._set_mode(ControlMode(HVACMode(hvac_mode).value))
+        if (temperature := kwargs.get(ATTR_TEMPERATURE)) is not None:
+            key = "day_temperature" if self.zone.is_day else "night_temperature"
+            self._set_targets(**{key: float(temperature)})
+        self._async_evaluate()
+
+    @override
+    async def async_set_humidity(self, humidity: int) -> None:
+        """Set the VPD target of the current period to what ``humidity`` gives right now."""
+        decision = self._decision
+        if decision is None or decision.climate is None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="inputs_unavailable",
+                translation_placeholders={"zone": self.zone.name},
+            )
+        climate = decision.climate
+        vpd = psychrometrics.vpd_leaf(
+            climate.air_temperature, float(humidity), climate.leaf_temperature
+        )
+        if not MIN_TARGET_VPD <= vpd <= MAX_TARGET_VPD:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="humidity_out_of_range",
+                translation_placeholders={
+                    "humidity": str(humidity),
+                    "vpd": f"{vpd:.2f}",
+                    "min_vpd": str(MIN_TARGET_VPD),
+                    "max_vpd": str(MAX_TARGET_VPD),
+                },
+            )
+        key = "day_vpd" if self.zone.is_day else "night_vpd"
+        self._set_targets(**{key: round(vpd, 3)})
+
+    def _set_targets(self, **targets: float) -> None:
+        try:
+            self.zone.async_set_targets(**targets)
+        except ValueError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="invalid_targets",
+                translation_placeholders={"error": str(err)},
+            ) from err
+
+    @override
+    async def async_set_preset_mode(self, preset_mode: str) -> None:
+        """Choose a growth stage: its targets apply to the zone."""
+        self.zone.async_set_growth_stage(GrowthStage(preset_mode))
+
+    @override
+    async def async_turn_on(self) -> None:
+        """Run in the most capable mode the actuators allow."""
+        await self.async_set_hvac_mode(self._attr_hvac_modes[-1])
+
+    @override
+    async def async_turn_off(self) -> None:
+        """Stop controlling: every climate actuator off."""
+        await self.async_set_hvac_mode(HVACMode.OFF)

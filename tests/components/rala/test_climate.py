@@ -1,0 +1,489 @@
+"""The zone's climate entity in Home Assistant's test harness.
+
+Actuators are real ``input_boolean`` entities (they accept ``homeassistant.turn_on`` and
+``turn_off`` like any switch); the input sensors are written with ``hass.states.async_set``.
+Time is frozen and moved by hand, so minimum on/off times and staleness are exercised
+through the entity's own timers.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.climate.const import (
+    DOMAIN as CLIMATE_DOMAIN,
+    SERVICE_SET_HUMIDITY,
+    SERVICE_SET_HVAC_MODE,
+    SERVICE_SET_PRESET_MODE,
+    SERVICE_SET_TEMPERATURE,
+    HVACAction,
+    HVACMode,
+)
+from homeassistant.const import (
+    ATTR_ENTITY_ID,
+    SERVICE_TURN_OFF,
+    SERVICE_TURN_ON,
+    STATE_OFF,
+    STATE_ON,
+)
+from homeassistant.core import HomeAssistant, State
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+    mock_restore_cache,
+    mock_restore_cache_with_extra_data,
+)
+
+from custom_components.rala import psychrometrics
+from custom_components.rala.climate import issue_id
+from custom_components.rala.const import (
+    CONF_MAX_INPUT_AGE,
+    CONF_MAX_TEMPERATURE,
+    DOMAIN,
+)
+from custom_components.rala.control import ReasonCode
+from custom_components.rala.growth_stages import STAGE_TARGETS, GrowthStage
+
+from .common import set_inputs, zone_entry
+
+CLIMATE = "climate.tent"
+BOOLEANS = ("heater", "cooler", "humidifier", "dehumidifier", "exhaust_fan", "circulation_fan")
+
+
+async def _setup(
+    hass: HomeAssistant,
+    *,
+    actuators: tuple[str, ...] = BOOLEANS,
+    initial_on: tuple[str, ...] = (),
+    options: dict[str, Any] | None = None,
+) -> MockConfigEntry:
+    """Input booleans as actuators, a zone mapping them, everything set up."""
+    assert await async_setup_component(hass, "homeassistant", {})
+    assert await async_setup_component(
+        hass,
+        "input_boolean",
+        {"input_boolean": {name: {"initial": name in initial_on} for name in BOOLEANS}},
+    )
+    mapping = {name: f"input_boolean.{name}" for name in actuators}
+    entry = zone_entry(**mapping, **(options or {}))
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+async def _pass(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
+    """Let simulated time pass and run what became due."""
+    freezer.tick(timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+
+
+async def _call(hass: HomeAssistant, service: str, **data: Any) -> None:
+    await hass.services.async_call(
+        CLIMATE_DOMAIN, service, {ATTR_ENTITY_ID: CLIMATE, **data}, blocking=True
+    )
+    await hass.async_block_till_done()
+
+
+def _on(hass: HomeAssistant, name: str) -> bool:
+    state = hass.states.get(f"input_boolean.{name}")
+    assert state is not None
+    return state.state == STATE_ON
+
+
+def _climate(hass: HomeAssistant) -> State:
+    state = hass.states.get(CLIMATE)
+    assert state is not None
+    return state
+
+
+def _rh_for_vpd(vpd: float, air: float) -> str:
+    """The RH (as a state string) that gives ``vpd`` at ``air`` with the 2 °C leaf offset."""
+    return f"{psychrometrics.relative_humidity_for_vpd(vpd, air, leaf_offset_c=2.0):.1f}"
+
+
+async def test_modes_presets_and_state(hass: HomeAssistant) -> None:
+    """Modes follow the mapped actuators; a new zone starts off; stages are presets."""
+    set_inputs(hass, "25.0", "60")
+    await _setup(hass, actuators=("heater", "humidifier"))
+    state = _climate(hass)
+    assert state.state == HVACMode.OFF
+    assert state.attributes["hvac_modes"] == [HVACMode.OFF, HVACMode.HEAT, HVACMode.AUTO]
+    assert state.attributes["preset_modes"] == [stage.value for stage in GrowthStage]
+    assert state.attributes["preset_mode"] == GrowthStage.VEGETATIVE
+    assert state.attributes["current_temperature"] == 25.0
+    assert state.attributes["current_humidity"] == 60.0
+    assert (
+        state.attributes["temperature"] == STAGE_TARGETS[GrowthStage.VEGETATIVE].day_temperature_c
+    )
+    assert state.attributes["hvac_action"] == HVACAction.OFF
+    assert state.attributes["reason_code"] == "mode_off"
+    low, high = STAGE_TARGETS[GrowthStage.VEGETATIVE].vpd_band_kpa
+    assert (state.attributes["vpd_low"], state.attributes["vpd_high"]) == (low, high)
+    expected_rh = psychrometrics.relative_humidity_for_vpd(
+        STAGE_TARGETS[GrowthStage.VEGETATIVE].vpd_target_kpa, 25.0, leaf_offset_c=2.0
+    )
+    assert state.attributes["humidity"] == pytest.approx(expected_rh, abs=0.1)
+
+
+async def test_auto_chases_targets_with_min_on_off_timers(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Too cold and too dry: heater and humidifier go on once their min off time is over,
+    and off again on the min on timer once the climate is fine, without a new reading."""
+    set_inputs(hass, "20.0", "30")
+    await _setup(hass)
+    await _call(hass, SERVICE_SET_HVAC_MODE, hvac_mode=HVACMode.AUTO)
+    # The booleans were created just now: their minimum off time holds them.
+    assert not _on(hass, "heater")
+    assert _climate(hass).attributes["actuators"]["input_boolean.heater"] == {
+        "on": False,
+        "reason_code": "min_off",
+    }
+    await _pass(hass, freezer, 61)
+    assert _on(hass, "heater")
+    assert _on(hass, "humidifier")
+    assert _on(hass, "circulation_fan")
+    assert not _on(hass, "cooler")
+    assert not _on(hass, "dehumidifier")
+    state = _climate(hass)
+    assert state.attributes["hvac_action"] == HVACAction.HEATING
+    assert state.attributes["reason_code"] == "too_cold"
+    # Warm and humid enough now, 10 s later: held on (min on), then off on the timer.
+    await _pass(hass, freezer, 10)
+    set_inputs(hass, "26.5", _rh_for_vpd(0.95, 26.5))
+    await hass.async_block_till_done()
+    assert _on(hass, "heater")
+    heater = _climate(hass).attributes["actuators"]["input_boolean.heater"]
+    assert heater["reason_code"] == "min_on"
+    await _pass(hass, freezer, 51)
+    assert not _on(hass, "heater")
+    assert not _on(hass, "humidifier")
+    assert _climate(hass).attributes["hvac_action"] == HVACAction.IDLE
+
+
+async def test_heat_mode_leaves_humidity_alone(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Heat mode uses the heater only."""
+    set_inputs(hass, "20.0", "30")
+    await _setup(hass)
+    await _call(hass, SERVICE_SET_HVAC_MODE, hvac_mode=HVACMode.HEAT)
+    await _pass(hass, freezer, 61)
+    assert _on(hass, "heater")
+    assert not _on(hass, "humidifier")
+
+
+async def test_turn_off_switches_everything_off(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Turning the controller off stops every climate actuator (after min on)."""
+    set_inputs(hass, "20.0", "30")
+    await _setup(hass)
+    await _call(hass, SERVICE_TURN_ON)
+    assert _climate(hass).state == HVACMode.AUTO
+    await _pass(hass, freezer, 61)
+    assert _on(hass, "heater")
+    await _pass(hass, freezer, 61)
+    await _call(hass, SERVICE_TURN_OFF)
+    assert _climate(hass).state == HVACMode.OFF
+    assert not any(_on(hass, name) for name in BOOLEANS)
+
+
+async def test_stale_inputs_switch_heater_and_humidifier_off_and_recover(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """A silent sensor: heater and humidifier off within the bound, repair issue, recovery."""
+    set_inputs(hass, "20.0", "30")
+    entry = await _setup(hass, options={CONF_MAX_INPUT_AGE: 60})
+    await _call(hass, SERVICE_SET_HVAC_MODE, hvac_mode=HVACMode.AUTO)
+    await _pass(hass, freezer, 59)
+    set_inputs(hass, "20.0", "30.5")  # fresh readings, min off over: both go on
+    await _pass(hass, freezer, 2)
+    assert _on(hass, "heater")
+    assert _on(hass, "humidifier")
+    # No more readings: 60 s later they are stale, inside the heater's min on time... off.
+    await _pass(hass, freezer, 60.5)
+    assert not _on(hass, "heater")
+    assert not _on(hass, "humidifier")
+    assert _climate(hass).attributes["reason_code"] == "inputs_stale"
+    registry = ir.async_get(hass)
+    assert registry.async_get_issue(DOMAIN, f"input_stale_{entry.entry_id}") is not None
+    # The sensor is back: control resumes by itself after the min off time.
+    set_inputs(hass, "20.0", "31")
+    await _pass(hass, freezer, 61)
+    set_inputs(hass, "20.0", "30")
+    await hass.async_block_till_done()
+    assert _on(hass, "heater")
+    assert registry.async_get_issue(DOMAIN, f"input_stale_{entry.entry_id}") is None
+
+
+async def test_hard_limit_overrides_mode_and_min_on(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Heat mode, heater just switched on, then the air passes the maximum temperature."""
+    set_inputs(hass, "20.0", "50")
+    await _setup(hass, options={CONF_MAX_TEMPERATURE: 30.0})
+    await _call(hass, SERVICE_SET_HVAC_MODE, hvac_mode=HVACMode.HEAT)
+    await _pass(hass, freezer, 61)
+    assert _on(hass, "heater")
+    set_inputs(hass, "31.0", "50")
+    await hass.async_block_till_done()
+    assert not _on(hass, "heater")
+    assert _climate(hass).attributes["reason_code"] == "over_max_temperature"
+    assert _on(hass, "exhaust_fan")
+    await hass.async_block_till_done()
+    # The cooler follows once the heater is reported off (never both on).
+    assert _on(hass, "cooler")
+
+
+async def test_presets_apply_the_stage_targets(hass: HomeAssistant) -> None:
+    """Choosing a growth stage as preset applies its targets to the zone."""
+    set_inputs(hass)
+    entry = await _setup(hass)
+    await _call(hass, SERVICE_SET_PRESET_MODE, preset_mode=GrowthStage.LATE_FLOWER)
+    zone = entry.runtime_data
+    late = STAGE_TARGETS[GrowthStage.LATE_FLOWER]
+    assert zone.growth_stage is GrowthStage.LATE_FLOWER
+    assert zone.targets.day_vpd == late.vpd_target_kpa
+    state = _climate(hass)
+    assert state.attributes["preset_mode"] == GrowthStage.LATE_FLOWER
+    assert state.attributes["temperature"] == late.day_temperature_c
+    assert state.attributes["target_vpd"] == late.vpd_target_kpa
+
+
+async def test_set_temperature_and_humidity_change_the_current_period(
+    hass: HomeAssistant,
+) -> None:
+    """Target temperature and humidity write the day targets while the lights are on."""
+    set_inputs(hass, "25.0", "60")
+    entry = await _setup(hass)
+    zone = entry.runtime_data
+    await _call(hass, SERVICE_SET_TEMPERATURE, temperature=24.5, hvac_mode=HVACMode.HEAT)
+    assert zone.targets.day_temperature == 24.5
+    assert _climate(hass).state == HVACMode.HEAT
+    await _call(hass, SERVICE_SET_HUMIDITY, humidity=55)
+    expected_vpd = psychrometrics.vpd_leaf(25.0, 55.0, leaf_offset_c=2.0)
+    assert zone.targets.day_vpd == pytest.approx(expected_vpd, abs=0.001)
+    assert _climate(hass).attributes["humidity"] == pytest.approx(55, abs=0.1)
+
+
+async def test_set_humidity_bad_input_is_refused(hass: HomeAssistant) -> None:
+    """A humidity that needs an impossible VPD target, or no readings: nothing changes."""
+    set_inputs(hass, "25.0", "60")
+    entry = await _setup(hass)
+    before = entry.runtime_data.targets
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, SERVICE_SET_HUMIDITY, humidity=98)
+    assert err.value.translation_key == "humidity_out_of_range"
+    hass.states.async_set("sensor.tent_temperature", "unavailable")
+    await hass.async_block_till_done()
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, SERVICE_SET_HUMIDITY, humidity=50)
+    assert err.value.translation_key == "inputs_unavailable"
+    assert entry.runtime_data.targets == before
+
+
+async def test_restore_after_restart_sends_nothing_until_inputs_are_valid(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Mode restored; a heater left on is not touched until the inputs are valid...
+
+    ...for at most the stale bound: then it goes off, because the sensor stayed silent.
+    """
+    mock_restore_cache(hass, [State(CLIMATE, HVACMode.AUTO)])
+    await _setup(hass, initial_on=("heater",), options={CONF_MAX_INPUT_AGE: 60})
+    state = _climate(hass)
+    assert state.state == HVACMode.AUTO
+    assert state.attributes["reason_code"] == "inputs_missing"
+    await _pass(hass, freezer, 30)
+    assert _on(hass, "heater")
+    await _pass(hass, freezer, 31)
+    assert not _on(hass, "heater")
+
+
+async def test_restore_then_valid_inputs_resume_control(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """After a restart the first valid readings start normal control."""
+    mock_restore_cache(hass, [State(CLIMATE, HVACMode.AUTO)])
+    await _setup(hass, initial_on=("heater",))
+    assert _on(hass, "heater")
+    set_inputs(hass, "28.0", "60")  # too warm: the heater must stop (after its min on)
+    await _pass(hass, freezer, 61)
+    assert not _on(hass, "heater")
+
+
+async def test_unavailable_actuator_is_reported_once_and_the_rest_works(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A heater entity that does not exist: logged once, repair issue, humidifier works."""
+    caplog.set_level(logging.INFO)
+    set_inputs(hass, "20.0", "30")
+    assert await async_setup_component(hass, "homeassistant", {})
+    assert await async_setup_component(hass, "input_boolean", {"input_boolean": {"humidifier": {}}})
+    entry = zone_entry(heater="switch.missing_heater", humidifier="input_boolean.humidifier")
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await _call(hass, SERVICE_SET_HVAC_MODE, hvac_mode=HVACMode.AUTO)
+    await _pass(hass, freezer, 61)
+    set_inputs(hass, "20.0", "30.5")
+    await hass.async_block_till_done()
+    assert _on(hass, "humidifier")
+    assert caplog.text.count("switch.missing_heater is unavailable") == 1
+    registry = ir.async_get(hass)
+    issue = registry.async_get_issue(DOMAIN, issue_id(entry.entry_id))
+    assert issue is not None
+    assert issue.translation_placeholders == {"zone": "Tent", "entities": "switch.missing_heater"}
+    # The heater appears (off): issue gone, logged as back once, and it heats after min off.
+    hass.states.async_set("switch.missing_heater", STATE_OFF)
+    await hass.async_block_till_done()
+    assert registry.async_get_issue(DOMAIN, issue_id(entry.entry_id)) is None
+    assert caplog.text.count("switch.missing_heater is available again") == 1
+
+
+async def test_unload_removes_timers_and_issue(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Unloading the zone leaves no timer that could switch anything."""
+    set_inputs(hass, "20.0", "30")
+    entry = await _setup(hass, actuators=("heater",))
+    await _call(hass, SERVICE_SET_HVAC_MODE, hvac_mode=HVACMode.AUTO)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await _pass(hass, freezer, 120)
+    assert not _on(hass, "heater")
+
+
+async def test_off_switches_off_once_then_leaves_actuators_alone(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """A new zone (off) does not touch running fans; a manual heater in "off" stays on...
+
+    ...until its sensor goes silent: the safety rule still acts in mode off.
+    """
+    set_inputs(hass, "20.0", "30")
+    await _setup(hass, initial_on=("circulation_fan",), options={CONF_MAX_INPUT_AGE: 60})
+    await _pass(hass, freezer, 61)
+    assert _climate(hass).state == HVACMode.OFF
+    assert _on(hass, "circulation_fan")
+    set_inputs(hass, "20.0", "31")
+    await hass.services.async_call(
+        "input_boolean", "turn_on", {ATTR_ENTITY_ID: "input_boolean.heater"}, blocking=True
+    )
+    await _pass(hass, freezer, 30)
+    assert _on(hass, "heater")
+    await _pass(hass, freezer, 31)  # the readings are 61 s old now: stale
+    assert not _on(hass, "heater")
+    assert _on(hass, "circulation_fan")
+
+
+async def test_bad_hard_limits_fall_back_to_defaults(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An impossible maximum humidity in the options: warned once, defaults used."""
+    set_inputs(hass, "20.0", "30")
+    await _setup(hass, options={"max_humidity": 150})
+    await _call(hass, SERVICE_SET_HVAC_MODE, hvac_mode=HVACMode.AUTO)
+    await _pass(hass, freezer, 61)
+    assert _on(hass, "heater")
+    assert caplog.text.count("invalid hard limits") == 1
+
+
+async def test_failed_command_is_logged_and_control_goes_on(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An actuator whose service fails: a warning, no exception, the others keep working."""
+    assert await async_setup_component(hass, "homeassistant", {})
+    assert await async_setup_component(hass, "input_boolean", {"input_boolean": {"humidifier": {}}})
+    hass.states.async_set("switch.broken_heater", STATE_OFF)
+    set_inputs(hass, "20.0", "30")
+    entry = zone_entry(heater="switch.broken_heater", humidifier="input_boolean.humidifier")
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await _call(hass, SERVICE_SET_HVAC_MODE, hvac_mode=HVACMode.AUTO)
+    await _pass(hass, freezer, 61)
+    assert _on(hass, "humidifier")
+    assert "could not switch switch.broken_heater on" in caplog.text
+
+
+async def test_mode_preset_and_targets_are_restored_together(hass: HomeAssistant) -> None:
+    """After a restart the climate shows the restored mode, stage (preset) and targets."""
+    mock_restore_cache_with_extra_data(
+        hass,
+        [
+            (State(CLIMATE, HVACMode.HEAT), {}),
+            (State("select.tent_growth_stage", GrowthStage.LATE_FLOWER), {}),
+            (
+                State("number.tent_day_temperature_target", "23.5"),
+                {
+                    "native_max_value": 35.0,
+                    "native_min_value": 10.0,
+                    "native_step": 0.5,
+                    "native_unit_of_measurement": "°C",
+                    "native_value": 23.5,
+                },
+            ),
+        ],
+    )
+    set_inputs(hass, "23.0", "55")
+    entry = await _setup(hass)
+    state = _climate(hass)
+    assert state.state == HVACMode.HEAT
+    assert state.attributes["preset_mode"] == GrowthStage.LATE_FLOWER
+    assert state.attributes["temperature"] == 23.5
+    assert entry.runtime_data.targets.day_temperature == 23.5
+
+
+async def test_pair_member_waits_after_its_partner_ran(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Dehumidifier ran, now a little too dry: the humidifier waits out the lockout."""
+    set_inputs(hass, "26.0", _rh_for_vpd(0.7, 26.0))
+    await _setup(hass, actuators=("humidifier", "dehumidifier"))
+    await _call(hass, SERVICE_SET_HVAC_MODE, hvac_mode=HVACMode.AUTO)
+    await _pass(hass, freezer, 61)
+    assert _on(hass, "dehumidifier")
+    await _pass(hass, freezer, 61)
+    set_inputs(hass, "26.0", _rh_for_vpd(1.25, 26.0))
+    await hass.async_block_till_done()
+    assert not _on(hass, "dehumidifier")
+    assert not _on(hass, "humidifier")
+    humidifier = _climate(hass).attributes["actuators"]["input_boolean.humidifier"]
+    assert humidifier["reason_code"] == "interlock"
+    await _pass(hass, freezer, 601)
+    assert _on(hass, "humidifier")
+
+
+def test_every_reason_code_and_exception_is_translated() -> None:
+    """The reason_code attribute's states and the climate's exceptions exist in strings.json."""
+    strings = json.loads(
+        (Path(__file__).parents[3] / "custom_components/rala/strings.json").read_text()
+    )
+    reasons = strings["entity"]["climate"]["zone_climate"]["state_attributes"]["reason_code"]
+    assert set(reasons["state"]) == {code.value for code in ReasonCode}
+    assert {"inputs_unavailable", "humidity_out_of_range", "invalid_targets"} <= set(
+        strings["exceptions"]
+    )
+    assert "actuator_unavailable" in strings["issues"]
+
+
+async def test_mode_survives_a_reload(hass: HomeAssistant) -> None:
+    """Changing the options reloads the zone: the controller keeps its mode."""
+    set_inputs(hass)
+    entry = await _setup(hass)
+    await _call(hass, SERVICE_SET_HVAC_MODE, hvac_mode=HVACMode.HEAT_COOL)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert _climate(hass).state == HVACMode.HEAT_COOL
