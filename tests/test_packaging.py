@@ -74,3 +74,44 @@ def test_every_translation_has_the_english_keys() -> None:
     english = keys(_load(INTEGRATION / "strings.json"))
     for path in sorted((INTEGRATION / "translations").glob("*.json")):
         assert keys(_load(path)) == english, path.name
+
+
+# Strings that may read the same in every language (brand and product names).
+KEEP_IN_ENGLISH = frozenset({"RALA Grow Climate"})
+# What Home Assistant substitutes into a string: {placeholders} and [%key:...%] references.
+SUBSTITUTIONS = re.compile(r"\{[A-Za-z0-9_]+\}|\[%key:[^%\]]+%\]")
+LANGUAGES = ("de", "es", "fr", "nl")
+
+
+def _strings(node: object, prefix: str = "") -> dict[str, str]:
+    """Every string of a translation file by its dotted key."""
+    if isinstance(node, dict):
+        return {
+            k: v
+            for key, value in node.items()
+            for k, v in _strings(value, f"{prefix}{key}.").items()
+        }
+    assert isinstance(node, str), prefix
+    return {prefix.rstrip("."): node}
+
+
+def test_the_promised_languages_are_shipped() -> None:
+    """English plus German, Spanish, French and Dutch."""
+    shipped = {path.stem for path in (INTEGRATION / "translations").glob("*.json")}
+    assert shipped >= {"en", *LANGUAGES}
+
+
+def test_translations_keep_every_placeholder_and_translate_the_sentences() -> None:
+    """A lost {placeholder} breaks the message; a sentence left in English is untranslated."""
+    english = _strings(_load(INTEGRATION / "strings.json"))
+    for language in LANGUAGES:
+        translated = _strings(_load(INTEGRATION / "translations" / f"{language}.json"))
+        for key, source in english.items():
+            text = translated[key]
+            where = f"{language}: {key}"
+            assert text.strip(), where
+            assert sorted(SUBSTITUTIONS.findall(text)) == sorted(SUBSTITUTIONS.findall(source)), (
+                where
+            )
+            if len(source.split()) > 3 and source not in KEEP_IN_ENGLISH:
+                assert text != source, where
