@@ -8,8 +8,9 @@ no thermostat and no clock of its own beyond the simulated time it integrates.
 Model (SI units unless noted; ``h`` is the internal step, at most ``MAX_SUBSTEP`` seconds)
 ------------------------------------------------------------------------------------------
 State: tent air temperature ``Ta``, lumped mass temperature ``Tm`` (plants, pots, substrate),
-humidity ratio ``w`` of the tent air (kg vapour per kg dry air), stomatal opening ``s`` (0..1),
-a slow random "weather" deviation of the room temperature, and the sensor's lagged readings.
+humidity ratio ``w`` of the tent air (kg vapour per kg dry air), water ``m_b`` held by the
+moisture buffer, the heater's output ``Q_h``, stomatal opening ``s`` (0..1), a slow random
+"weather" deviation of the room temperature, and the sensor's lagged readings.
 
 Room air (the air the tent exchanges with) follows a daily cycle::
 
@@ -24,10 +25,20 @@ Heat balance of the air node (air plus light fixtures: frame, fabric, lamp body,
     C_air dTa/dt = Q + (UA + rho cp V') (T_room - Ta) + G_mass (Tm - Ta)
     C_mass dTm/dt = G_mass (Ta - Tm)
 
-    Q = heater + light_heat_fraction * P_light + fan power
+    Q = Q_h + light_heat_fraction * P_light + fan power
         + P_dehumidifier + L * m_dehumidifier        (condensed water releases latent heat)
         + P_humidifier - L * m_humidifier            (ultrasonic mist evaporates in the air)
         - cooler - L * E                             (transpiration turns sensible into latent heat)
+        + L * F                                      (vapour sorbed by the buffer, see below)
+
+    tau_h dQ_h/dt = P_heater * on - Q_h
+
+The heater's output lags its switching by ``heater_time_constant`` (0: at once, a fan heater):
+a tube heater or an oil-filled radiator first warms its own body. It is the first-order
+response of a body of heat capacity ``C`` losing ``G (T_body - Ta)``, with ``tau = C / G``,
+neglecting that the air's own change (a few K against the body's ~50 K excess) alters the
+output. The energy is all delivered, partly after switching off; the electricity is counted
+while the heater is on.
 
 ``UA`` is the wall U-value times the tent's surface, ``V'`` the exhaust flow when the exhaust
 fan runs and the passive leakage otherwise. The air temperature is updated implicitly (backward
@@ -35,11 +46,61 @@ Euler in ``Ta``), so large exchange rates and steps stay stable.
 
 Moisture balance::
 
-    M_dry dw/dt = E + m_humidifier - m_dehumidifier + rho V' (w_room - w)
+    M_dry dw/dt = E + m_humidifier - m_dehumidifier + rho V' (w_room - w) - F
 
 The dehumidifier's removal falls linearly with RH, from its rating at
 ``dehumidifier_rated_humidity`` down to nothing at ``dehumidifier_cutoff_humidity``. Vapour
 above saturation condenses at once (its latent heat goes to the air), so RH never exceeds 100 %.
+
+Moisture buffer: the Effective Moisture Penetration Depth (EMPD) model, one surface layer, as
+in the EnergyPlus Engineering Reference ("Effective Moisture Penetration Depth (EMPD) Model";
+A. Kerestecioglu, M. Swami, A. Kamel, ASHRAE Transactions 96(1), 1990; the two-layer form of
+J. Woods and J. Winkler, Energy and Buildings 165, 2018, without its deep layer). A layer of
+area ``A``, depth ``d`` and dry density ``rho_m`` holds ``m_b = A d rho_m u(phi_b)`` kg of
+water, with the sorption isotherm ``u = a phi**b`` (EnergyPlus' ``a phi**b + c phi**d`` with
+``c = 0``). It exchanges vapour with the air through a surface mass-transfer coefficient
+``beta``; its surface is at the lumped mass temperature::
+
+    F = dm_b/dt = beta A (e_air - phi_b e_s(Tm))
+
+The air's humidity ratio and the layer's surface RH are updated together, linearly implicit
+(backward Euler with the isotherm's slope and ``e(w)`` linearised over the step): stable for
+any step, and the flux the layer gains is exactly the one the air loses, so the water
+accounted in :attr:`SimulatedTent.water_balance` closes to rounding. ``m_b`` is the state;
+``phi_b`` follows from it through the isotherm. The heat of sorption is taken as the latent
+heat of condensation (the extra binding heat, small above 50 % RH, is neglected) and given to
+the air.
+
+Default buffer (a tent with pots of coco coir or peat substrate); every value is an estimate
+for a typical tent, not a measurement, and none was tuned to a controller's result:
+
+- ``buffer_area_ratio`` 0.7 m² per m² of floor: four 11 L fabric pots (about 28 cm across,
+  22 cm high) in a 1.2 x 1.2 m tent expose 0.25 m² of substrate on top and 0.77 m² of pot
+  wall, 1.0 m². The tent's PET/Mylar lining and PVC floor tray sorb next to nothing and are
+  not counted; leaves exchange water through their stomata (the transpiration below), not as
+  a sorbing surface.
+- Isotherm ``a`` 0.18, ``b`` 0.94: a fit of the equilibrium moisture content of wood at
+  21 °C (Wood Handbook, FPL-GTR-282, 2021, table 4-2: 6.2 % at 30 % RH, 9.2 % at 50 %, 16 %
+  at 80 %) within 7 % from 30 to 80 % RH. Coir and peat are lignocellulosic like wood; that
+  their isotherm is close to wood's is an assumption.
+- ``buffer_density`` 80 kg/m³: dry bulk density of coir substrate (about 40-100 kg/m³ for
+  coir dusts, M. Abad et al., Bioresource Technology 82, 2002).
+- ``buffer_depth`` 10 mm: EnergyPlus' formula ``d = sqrt(delta e_s t_p / (pi rho_m du/dphi))``
+  for a daily cycle (``t_p`` 24 h) with ``delta = delta_air / mu``, ``mu`` about 3 for a loose
+  fibrous substrate (assumed), gives about 18 mm; below the dried top centimetre a watered
+  substrate is near saturation and sorbs no more, so 10 mm.
+- ``buffer_mass_transfer_coefficient`` 2e-8 kg/(m² s Pa): ``beta = 7e-9 s/m * h_c`` (H. M.
+  Künzel, "Simultaneous heat and moisture transport in building components", 1995, the Lewis
+  relation EnergyPlus also uses) with ``h_c`` about 3 W/(m² K) in still air; multiplied by
+  ``circulation_leaf_conductance_factor`` while the circulation fan runs.
+
+What follows from these numbers: in the default 1.2 m tent the layer holds about 1.4 g of
+water per % RH against the air's 0.5-0.7 g (20-25 °C), so over an hour or more it roughly
+triples the tent's moisture capacity (slower RH drift, a rebound after drying). The exchange
+itself is slow, ``tau`` = air capacity / (beta A) of about 17 min in still air (9 min with
+the fan), so one 60 s humidifier or dehumidifier pulse loses only a few % of its effect to
+it. A buffer that halves such a pulse would need some 15 m² of sorbing surface per m² of
+floor, with the circulation fan running.
 
 Plants, Penman-Monteith-like. Stomatal conductance ``g = g_dark + (g_light - g_dark) s``,
 with ``s`` relaxing towards 1 under light and 0 in the dark (time constant
@@ -69,8 +130,60 @@ Systematic accuracy errors (±1 °C, ±3 %RH, ±1 hPa) are not drawn at random; 
 Electrical energy is counted per actuator kind (:attr:`SimulatedTent.electrical_energy`) from
 the ``*_power`` parameters, for benchmarks that report energy.
 
-Not modelled: CO2, watering (the pump only consumes energy), dew on leaves, wall condensation
-distinct from air condensation, the cooler's dehumidifying effect, pressure changes.
+Scenario equipment (:data:`SCENARIOS`): what a well-equipped grower would buy for each tent.
+Wall losses are ``wall_u_value * surface`` (4 W/(m² K), a single fabric layer with its two
+surface resistances): 26 W/K for the 0.8 m tent, 50 W/K for the 1.2 m tents, plus leakage.
+
+=============  =========================  =========================  =========================
+actuator       small_led_dry_room         flower_tent_humid_room     cold_winter_room
+=============  =========================  =========================  =========================
+tent, light    0.8x0.8x1.6 m, 100 W LED   1.2x1.2x2.0 m, 400 W LED   1.2x1.2x2.0 m, 200 W LED
+heater         150 W (3 ft) tube heater,  180 W (4 ft) tube heater,  600 W oil-filled
+               tau 240 s (was instant)    tau 240 s (was 300 W)      radiator on low, tau
+                                                                     600 s (was instant)
+humidifier     ultrasonic 0.1 kg/h, 25 W  0.3 kg/h, 30 W             0.2 kg/h, 25 W
+               (was 0.2 kg/h)             (unchanged)                (was 0.3 kg/h)
+dehumidifier   10 L/day class: 0.2 kg/h   20-25 L/day class:         12 L/day class:
+               at 60 % RH, 180 W          0.5 kg/h, 300 W            0.25 kg/h, 200 W
+               (was 0.3 kg/h, 200 W)      (unchanged)                (was 0.5 kg/h, 300 W)
+exhaust        100 mm inline + filter at  150 mm inline + filter at  150 mm at ~50 %:
+               ~40 %: 100 m³/h, 10 W      ~80 %: 400 m³/h, 40 W      250 m³/h, 30 W
+               (was 200 m³/h, 40 W)       (unchanged)                (was 400 m³/h, 40 W)
+=============  =========================  =========================  =========================
+
+- Heaters are sized to the heat loss. Small tent: 21 °C at night in a 19 °C room needs about
+  55 W; 26 °C at lights-on in a 19.6 °C room needs about 120 W beyond the lamp's 95 W once
+  the 40 W of latent heat in transpiration are counted: a 150 W tube heater. Flower tent:
+  the room (21.5-24.5 °C) is rarely below the targets; a 4 ft tube heater is enough. Cold
+  room: 21 °C at night in the coldest hour (room 10 °C) needs 11 K x 52 W/K = 570 W, so the
+  600 W stays: it is the load, not oversizing. What made it move the air 2 °C per minute was
+  that it delivered its heat at once; an oil-filled radiator of about 8 kg (some 7 kJ/K) at
+  about 45 K above the air (13 W/K) has ``tau`` near 550 s. A 2 ft aluminium tube heater
+  (about 0.6 kg, 550 J/K, 50 K above the air at 120 W) gives about 230 s. Both time constants
+  are estimates from mass and surface temperature, not measurements.
+- Dehumidifiers are sold by their removal at 30 °C and 80 % RH; at 25-27 °C and 60 % RH a
+  compressor unit removes roughly half of that (manufacturers' performance curves; an
+  estimate): 10 L/day gives about 0.2 kg/h, 12 L/day about 0.25 kg/h. The flower tent
+  transpires about 0.3 kg/h by day at its 1.2 kPa target and must be held near 50 % RH, where
+  the model's unit removes 2/3 of its rating; that takes 0.45-0.5 kg/h at 60 %, the 20-25
+  L/day class, so its 0.5 kg/h stays.
+- Humidifiers: small ultrasonic units run at 0.1-0.3 L/h; the dry-room tent needs about
+  0.05 kg/h (leakage of 30 % RH room air) less what its plants transpire.
+- Exhaust fans, by the growers' rule of thumb: one tent volume per minute, +25 % for a carbon
+  filter, +15 % for LED lamps: about 90 m³/h for the 0.8 m tent, 250 m³/h for the 1.2 m
+  ones. 100 mm inline fans move about 150-250 m³/h free-blowing and 150 mm ones 400-550 m³/h,
+  so the speed controller sits at about 40-60 %. The flower tent needs more: its room is only
+  0-3 K below the 25 °C day target, and by day the lamp's 380 W, the dehumidifier's 300 W
+  and the latent heat it releases exceed the 400 W cooler by about 350 W; carrying that at
+  2 K takes some 170 W/K, of which the walls give 52, the exhaust the rest: about 360 m³/h,
+  so 400 m³/h (150 mm at about 80 %). On/off only: the speed stays where the grower set it.
+- Not reviewed: the cooler (a small portable air conditioner removes 1.5-2 kW, far more than
+  the 250-400 W here), the lamps and the plants.
+
+Not modelled: CO2, watering (the pump only consumes energy) and evaporation from wet
+substrate, the buffer's deep layer and sorption hysteresis, a compressor dehumidifier's
+start-up (its coil takes minutes to get cold), dew on leaves, wall condensation distinct from
+air condensation, the cooler's dehumidifying effect, pressure changes.
 """
 
 from __future__ import annotations
@@ -90,6 +203,7 @@ __all__ = [
     "SCENARIOS",
     "SimulatedTent",
     "TentParameters",
+    "WaterBalance",
     "saturation_vapour_pressure",
 ]
 
@@ -131,6 +245,7 @@ class _Check(Enum):
     HOUR = "an hour from 0 (inclusive) to 24 (exclusive)"
     HOURS = "a number of hours from 0 to 24"
     PRESSURE = "a pressure from 300 to 1100 hPa"
+    EXPONENT = "a number > 0 and <= 1"
 
     def accepts(self, value: float) -> bool:
         """Whether ``value`` (already known to be a finite number) is in range."""
@@ -151,6 +266,8 @@ class _Check(Enum):
                 return 0 <= value <= 24
             case _Check.PRESSURE:
                 return 300 <= value <= 1100
+            case _Check.EXPONENT:
+                return 0 < value <= 1
 
 
 def _param(default: float, check: _Check, doc: str) -> Any:
@@ -187,6 +304,11 @@ class TentParameters:
     )
     # Actuators
     heater_power: float = _param(300.0, _Check.NON_NEGATIVE, "heater power, W")
+    heater_time_constant: float = _param(
+        0.0,
+        _Check.NON_NEGATIVE,
+        "time constant of the heater's output (its own heat capacity; 0 for a fan heater), s",
+    )
     cooler_power: float = _param(400.0, _Check.NON_NEGATIVE, "heat removed by the cooler, W")
     cooler_electrical_power: float = _param(
         160.0, _Check.NON_NEGATIVE, "cooler's electrical power (heat rejected outside), W"
@@ -237,6 +359,32 @@ class TentParameters:
     )
     canopy_heat_conductance: float = _param(
         60.0, _Check.POSITIVE, "sensible heat conductance canopy-air in still air, W/K"
+    )
+    # Moisture buffer (EMPD surface layer; see the module docstring for the sources)
+    buffer_area_ratio: float = _param(
+        0.7,
+        _Check.NON_NEGATIVE,
+        "hygroscopic surface (substrate, pots) per m² of tent floor, m²/m² (0: no buffer)",
+    )
+    buffer_depth: float = _param(
+        0.01, _Check.POSITIVE, "effective moisture penetration depth of the surface layer, m"
+    )
+    buffer_density: float = _param(
+        80.0, _Check.POSITIVE, "dry density of the buffering material, kg/m³"
+    )
+    buffer_isotherm_a: float = _param(
+        0.18,
+        _Check.POSITIVE,
+        "sorption isotherm u = a * phi**b: coefficient a, kg water per kg dry material",
+    )
+    buffer_isotherm_b: float = _param(
+        0.94, _Check.EXPONENT, "sorption isotherm u = a * phi**b: exponent b"
+    )
+    buffer_mass_transfer_coefficient: float = _param(
+        2.0e-8,
+        _Check.NON_NEGATIVE,
+        "vapour transfer coefficient air-surface in still air (x the circulation factor while "
+        "the fan runs), kg/(m² s Pa)",
     )
     # Room
     room_temperature_mean: float = _param(20.0, _Check.ANY, "daily mean room temperature, °C")
@@ -312,6 +460,11 @@ class TentParameters:
         """Tent surface (walls, roof and floor) in m²."""
         return 2 * (self.width * self.depth + self.width * self.height + self.depth * self.height)
 
+    @property
+    def buffer_area(self) -> float:
+        """Hygroscopic surface exchanging vapour with the air (moisture buffer) in m²."""
+        return self.buffer_area_ratio * self.width * self.depth
+
     def light_scheduled_on(self, time_of_day: float) -> bool:
         """Whether the preset light schedule wants the lights on at ``time_of_day`` (s after 0:00).
 
@@ -366,18 +519,22 @@ def _is_number(value: object) -> bool:
 SCENARIOS: Final[Mapping[str, TentParameters]] = MappingProxyType(
     {
         # A small vegetative LED tent, 18/6, in a dry flat: needs humidifying.
+        # Equipment: see "Scenario equipment" in the module docstring.
         "small_led_dry_room": TentParameters(
             width=0.8,
             depth=0.8,
             height=1.6,
             light_power=100.0,
             heater_power=150.0,
+            heater_time_constant=240.0,
             cooler_power=250.0,
             cooler_electrical_power=100.0,
-            humidifier_rate=0.2,
-            dehumidifier_rate=0.3,
-            dehumidifier_power=200.0,
-            exhaust_flow=200.0,
+            humidifier_rate=0.1,
+            humidifier_power=25.0,
+            dehumidifier_rate=0.2,
+            dehumidifier_power=180.0,
+            exhaust_flow=100.0,
+            exhaust_power=10.0,
             thermal_mass_heat_capacity=50_000.0,
             thermal_mass_conductance=25.0,
             fixture_heat_capacity=6_000.0,
@@ -393,6 +550,14 @@ SCENARIOS: Final[Mapping[str, TentParameters]] = MappingProxyType(
         # A full 12/12 flowering tent in a humid basement: needs dehumidifying and exhaust.
         "flower_tent_humid_room": TentParameters(
             light_power=400.0,
+            heater_power=180.0,
+            heater_time_constant=240.0,
+            humidifier_rate=0.3,
+            humidifier_power=30.0,
+            dehumidifier_rate=0.5,
+            dehumidifier_power=300.0,
+            exhaust_flow=400.0,
+            exhaust_power=40.0,
             transpiration_light=0.25,
             transpiration_dark=0.025,
             thermal_mass_heat_capacity=150_000.0,
@@ -405,9 +570,17 @@ SCENARIOS: Final[Mapping[str, TentParameters]] = MappingProxyType(
             photoperiod_hours=12.0,
         ),
         # A tent in an unheated room in winter: the heater does the work, the air is dry.
-        # 600 W keeps the tent above 20 °C even in the coldest night hour (room at 10 °C).
+        # 600 W keeps the tent above 20 °C even in the coldest night hour (room at 10 °C);
+        # an oil-filled radiator on its low setting, whose own heat capacity delays its output.
         "cold_winter_room": TentParameters(
             heater_power=600.0,
+            heater_time_constant=600.0,
+            humidifier_rate=0.2,
+            humidifier_power=25.0,
+            dehumidifier_rate=0.25,
+            dehumidifier_power=200.0,
+            exhaust_flow=250.0,
+            exhaust_power=30.0,
             light_power=200.0,
             room_temperature_mean=13.0,
             room_temperature_amplitude=3.0,
@@ -437,15 +610,31 @@ _KINDS: Final = (
 class _Drive(NamedTuple):
     """The effect of one combination of actuator states (cached: at most 2**8 of them)."""
 
-    constant_heat: float  # W into the air that does not depend on the state
+    constant_heat: float  # W into the air that does not depend on the state (heater apart)
+    heater_target: float  # W the heater delivers once warm (0 when off)
     moisture_source: float  # kg/s of humidifier mist
     dehumidifier_slope: float  # kg/s removed per %RH above the cutoff (0 when off)
     exchange_rate: float  # kg dry air/s exchanged with the room
     outside_conductance: float  # W/K to the room: walls plus exchanged air
     leaf_conductance: float  # W/K canopy-air
+    buffer_conductance: float  # kg/(s hPa) vapour transfer air-buffer surface
     absorbed: float  # W of lamp radiation absorbed by the canopy
     stomata_target: float  # 1 under light, 0 in the dark
     electrical_powers: tuple[tuple[int, float], ...]  # (index in _KINDS, W) of what is on
+
+
+class WaterBalance(NamedTuple):
+    """Water that crossed the tent air's boundary since the start, kg (see ``water_balance``).
+
+    In any run, ``vapour_mass + buffer_water`` equals its start value plus ``humidified +
+    transpired - dehumidified - vented - condensed`` (up to floating-point rounding).
+    """
+
+    humidified: float  # mist evaporated by the humidifier
+    transpired: float  # canopy transpiration
+    dehumidified: float  # condensed by the dehumidifier
+    vented: float  # net vapour carried to the room by exhaust or leakage (negative: brought in)
+    condensed: float  # vapour above saturation condensed in the tent
 
 
 class SimulatedTent:
@@ -485,6 +674,13 @@ class SimulatedTent:
         self._leaf_t = room_t
         self._stomata = 0.0
         self._transpiration = 0.0  # kg/s
+        self._heater_output = 0.0  # W
+        # Moisture buffer: the surface layer holds `scale * phi**b` kg of water, phi being the
+        # RH (0..1) in equilibrium with it; it starts in equilibrium with the tent air.
+        self._buffer_scale = p.buffer_area * p.buffer_depth * p.buffer_density * p.buffer_isotherm_a
+        self._buffer_phi = self.relative_humidity / 100.0
+        self._buffer_water: float = self._buffer_scale * self._buffer_phi**p.buffer_isotherm_b
+        self._balance = [0.0] * len(WaterBalance._fields)  # kg, in WaterBalance order
         self._sensor_t = room_t
         self._sensor_rh = self.relative_humidity
         self._energy = [0.0] * len(_KINDS)  # J, in _KINDS order
@@ -493,7 +689,7 @@ class SimulatedTent:
         self._g_dark = p.transpiration_dark / _SECONDS_PER_HOUR / 10.0
         self._g_span = p.transpiration_light / _SECONDS_PER_HOUR / 10.0 - self._g_dark
         self._cached_h = -1.0
-        self._alpha_stomata = self._alpha_t = self._alpha_rh = 0.0
+        self._alpha_stomata = self._alpha_t = self._alpha_rh = self._alpha_heater = 0.0
         self._weather_decay = self._weather_kick = 0.0
 
     # --- observable state -------------------------------------------------------------
@@ -522,6 +718,26 @@ class SimulatedTent:
     def vapour_mass(self) -> float:
         """Water vapour in the tent air, kg."""
         return self._w * self._dry_air_mass
+
+    @property
+    def buffer_water(self) -> float:
+        """Water held by the moisture buffer's surface layer, kg."""
+        return self._buffer_water
+
+    @property
+    def buffer_relative_humidity(self) -> float:
+        """RH in equilibrium with the moisture buffer's surface layer, %."""
+        return 100.0 * self._buffer_phi
+
+    @property
+    def water_balance(self) -> WaterBalance:
+        """Water that entered or left the tent air since the start, kg."""
+        return WaterBalance(*self._balance)
+
+    @property
+    def heater_output(self) -> float:
+        """Heat the heater delivers to the air now (lags its switching), W."""
+        return self._heater_output
 
     @property
     def pressure(self) -> float:
@@ -592,11 +808,13 @@ class SimulatedTent:
         air_denominator = air_capacity + h * (outside_conductance + mass_conductance)
         mass_capacity = p.thermal_mass_heat_capacity
         mass_denominator = mass_capacity + h * mass_conductance
-        moisture_denominator = 1.0 + h * exchange_rate / dry_air_mass
-        moisture_inflow = (drive.moisture_source + exchange_rate * self._room_w) / dry_air_mass
+        room_w = self._room_w
+        moisture_source = drive.moisture_source
         constant_heat = drive.constant_heat
+        heater_target = drive.heater_target
         dehumidifier_slope = drive.dehumidifier_slope
         leaf_conductance = drive.leaf_conductance
+        buffer_conductance = drive.buffer_conductance
         absorbed = drive.absorbed
         stomata_target = drive.stomata_target
         g_dark, g_span = self._g_dark, self._g_span
@@ -607,12 +825,21 @@ class SimulatedTent:
         mean = p.room_temperature_mean
         amplitude = p.room_temperature_amplitude
         alpha_stomata, alpha_t, alpha_rh = self._alpha_stomata, self._alpha_t, self._alpha_rh
+        alpha_heater = self._alpha_heater
         weather_decay, weather_kick = self._weather_decay, self._weather_kick
         gauss = self._weather_random.gauss
+        buffer_scale = self._buffer_scale
+        buffer_b = p.buffer_isotherm_b
+        buffer_inverse_b = 1.0 / buffer_b
+        buffering = buffer_scale > 0 and buffer_conductance > 0
 
         air_t, mass_t, w, es_air = self._air_t, self._mass_t, self._w, self._es_air
         stomata, weather = self._stomata, self._weather
         sensor_t, sensor_rh = self._sensor_t, self._sensor_rh
+        heater_output = self._heater_output
+        buffer_water: float = self._buffer_water
+        buffer_phi: float = self._buffer_phi
+        transpired = dehumidified = vented = condensed = 0.0
         leaf_t = transpiration = 0.0
         for index in range(substeps):
             room_t = mean + amplitude * math.cos(omega * (phase + index * h)) + weather
@@ -627,29 +854,59 @@ class SimulatedTent:
             leaf_t = air_t + leaf_delta
             transpiration = conductance * (vpd_air + slope * leaf_delta)
 
-            heat = constant_heat - _LATENT_HEAT * transpiration
             removal = 0.0
             if dehumidifier_slope:
                 excess_rh = 100.0 * e_air / es_air - cutoff
                 if excess_rh > 0:
                     removal = min(dehumidifier_slope * excess_rh, w * dry_air_mass / h)
-                    heat += _LATENT_HEAT * removal
 
+            # Moisture, linearly implicit (backward Euler) in the air's humidity ratio and the
+            # buffer's surface RH; the flux into the buffer is the one the air loses, so water
+            # is conserved exactly whatever the step.
+            sources = transpiration - removal + moisture_source + exchange_rate * (room_w - w)
+            into_buffer = 0.0
+            if buffering:
+                es_buffer = saturation_vapour_pressure(mass_t)
+                # kg of water per unit of surface RH (slope of the isotherm), > 0.
+                # (The floor only keeps the slope finite at 0 % RH.)
+                capacity = buffer_scale * buffer_b * max(buffer_phi, 1e-6) ** (buffer_b - 1.0)
+                gain = buffer_conductance / (1.0 + buffer_conductance * h * es_buffer / capacity)
+                pressure_per_ratio = pressure * _EPSILON / ((_EPSILON + w) ** 2)
+                gap = e_air - buffer_phi * es_buffer
+                w_change = (
+                    h
+                    * (sources - gain * gap)
+                    / (dry_air_mass + h * (exchange_rate + gain * pressure_per_ratio))
+                )
+                into_buffer = gain * (gap + pressure_per_ratio * w_change)
+                buffer_water += h * into_buffer
+                buffer_phi = (max(buffer_water, 0.0) / buffer_scale) ** buffer_inverse_b
+            else:
+                w_change = h * sources / (dry_air_mass + h * exchange_rate)
+            w = max(w + w_change, 0.0)
+            transpired += transpiration
+            dehumidified += removal
+            vented += exchange_rate * (w - room_w)
+
+            heater_output += (heater_target - heater_output) * alpha_heater
+            # Condensing water (dehumidifier coil, sorption) releases its latent heat.
+            heat = (
+                constant_heat
+                + heater_output
+                + _LATENT_HEAT * (removal + into_buffer - transpiration)
+            )
             air_t = (
                 air_capacity * air_t
                 + h * (heat + outside_conductance * room_t + mass_conductance * mass_t)
             ) / air_denominator
             mass_t = (mass_capacity * mass_t + h * mass_conductance * air_t) / mass_denominator
-            w = (
-                w + h * ((transpiration - removal) / dry_air_mass + moisture_inflow)
-            ) / moisture_denominator
-            w = max(w, 0.0)
             es_air = saturation_vapour_pressure(air_t)
             w_saturated = _saturation_ratio(es_air, pressure)
             if w > w_saturated:
                 # The excess condenses; its latent heat warms the air (which then holds a
                 # little more vapour, so the air ends just below saturation).
                 air_t += _LATENT_HEAT * (w - w_saturated) * dry_air_mass / air_capacity
+                condensed += (w - w_saturated) * dry_air_mass
                 w = w_saturated
                 es_air = saturation_vapour_pressure(air_t)
             weather = weather * weather_decay + weather_kick * gauss()
@@ -661,6 +918,14 @@ class SimulatedTent:
         self._stomata, self._weather = stomata, weather
         self._sensor_t, self._sensor_rh = sensor_t, sensor_rh
         self._leaf_t, self._transpiration = leaf_t, transpiration
+        self._heater_output = heater_output
+        self._buffer_water, self._buffer_phi = buffer_water, buffer_phi
+        balance = self._balance
+        balance[0] += moisture_source * dt
+        balance[1] += transpired * h
+        balance[2] += dehumidified * h
+        balance[3] += vented * h
+        balance[4] += condensed
         self._elapsed += dt
         energy = self._energy
         for index, power in drive.electrical_powers:
@@ -673,8 +938,6 @@ class SimulatedTent:
         heater, cooler, humidifier, dehumidifier, exhaust, circulation, light, _pump = flags
         constant_heat = 0.0
         moisture_source = 0.0
-        if heater:
-            constant_heat += p.heater_power
         if cooler:
             constant_heat -= p.cooler_power
         if light:
@@ -702,14 +965,20 @@ class SimulatedTent:
             p.light_power,
             p.pump_power,
         )
+        fan_factor = p.circulation_leaf_conductance_factor if circulation else 1.0
         return _Drive(
             constant_heat=constant_heat,
+            heater_target=p.heater_power if heater else 0.0,
             moisture_source=moisture_source,
             dehumidifier_slope=dehumidifier_slope,
             exchange_rate=exchange_rate,
             outside_conductance=p.wall_u_value * p.surface + exchange_rate * _CP_AIR,
-            leaf_conductance=p.canopy_heat_conductance
-            * (p.circulation_leaf_conductance_factor if circulation else 1.0),
+            leaf_conductance=p.canopy_heat_conductance * fan_factor,
+            # Per hPa (the sim's pressures) instead of per Pa; the fan's factor by the
+            # heat and mass transfer analogy.
+            buffer_conductance=(
+                p.buffer_mass_transfer_coefficient * p.buffer_area * 100.0 * fan_factor
+            ),
             absorbed=p.light_radiant_fraction * p.light_power if light else 0.0,
             stomata_target=1.0 if light else 0.0,
             electrical_powers=tuple(
@@ -725,6 +994,7 @@ class SimulatedTent:
         self._alpha_stomata = _relaxation(h, p.stomatal_time_constant)
         self._alpha_t = _relaxation(h, p.sensor_temperature_time_constant)
         self._alpha_rh = _relaxation(h, p.sensor_humidity_time_constant)
+        self._alpha_heater = _relaxation(h, p.heater_time_constant)
         self._weather_decay = math.exp(-h / p.room_weather_time_constant)
         self._weather_kick = p.room_temperature_noise * math.sqrt(1.0 - self._weather_decay**2)
 

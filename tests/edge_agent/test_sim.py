@@ -12,6 +12,7 @@ import pytest
 
 from edge_agent.config import ActuatorKind
 from edge_agent.sim import (
+    MAX_SUBSTEP,
     SCENARIOS,
     SimulatedTent,
     TentParameters,
@@ -28,6 +29,7 @@ LIGHT = ActuatorKind.LIGHT
 
 # A room that stays put, so that changes come from the actuators alone.
 STILL_ROOM = TentParameters(room_temperature_amplitude=0.0, room_temperature_noise=0.0)
+SEALED = dataclasses.replace(STILL_ROOM, passive_leakage=0.0)
 NO_SENSOR_NOISE = {
     "sensor_temperature_noise": 0.0,
     "sensor_humidity_noise": 0.0,
@@ -175,14 +177,220 @@ def test_humidifier_raises_and_dehumidifier_lowers_humidity() -> None:
 
 
 def test_humidifier_water_is_conserved_in_a_sealed_tent() -> None:
-    params = dataclasses.replace(
-        STILL_ROOM, passive_leakage=0.0, transpiration_light=0.0, transpiration_dark=0.0
-    )
+    """Every gram of mist ends up in the air or in the moisture buffer."""
+    params = dataclasses.replace(SEALED, transpiration_light=0.0, transpiration_dark=0.0)
     tent = SimulatedTent(params)
-    before = tent.vapour_mass
+    before = tent.vapour_mass + tent.buffer_water
     run(tent, 120, {HUMIDIFIER: True})
     assert tent.relative_humidity < 95  # far from condensing
-    assert tent.vapour_mass - before == pytest.approx(params.humidifier_rate / 30, rel=1e-9)
+    assert tent.buffer_water > 0
+    added = tent.vapour_mass + tent.buffer_water - before
+    assert added == pytest.approx(params.humidifier_rate / 30, rel=1e-9)
+    assert tent.water_balance.humidified == pytest.approx(params.humidifier_rate / 30, rel=1e-12)
+
+
+def _water_books_balance(tent: SimulatedTent, start: float) -> None:
+    balance = tent.water_balance
+    expected = (
+        balance.humidified
+        + balance.transpired
+        - balance.dehumidified
+        - balance.vented
+        - balance.condensed
+    )
+    scale = sum(abs(value) for value in balance) + start
+    assert tent.vapour_mass + tent.buffer_water - start == pytest.approx(
+        expected, abs=1e-12 * scale
+    )
+
+
+def test_water_is_conserved_across_air_buffer_plants_and_actuators_in_a_sealed_tent() -> None:
+    tent = SimulatedTent(SEALED)
+    start = tent.vapour_mass + tent.buffer_water
+    for minute in range(240):
+        phase = minute // 20 % 4
+        actuators = {LIGHT: minute < 120, HUMIDIFIER: phase == 0, DEHUMIDIFIER: phase == 2}
+        run(tent, 60, actuators, dt=5.0 if minute % 2 else 0.7)
+        _water_books_balance(tent, start)
+    balance = tent.water_balance
+    assert balance.vented == 0.0
+    assert min(balance.humidified, balance.transpired, balance.dehumidified) > 0.01
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    scenario=st.sampled_from(sorted(SCENARIOS)),
+    sequence=st.lists(
+        st.tuples(
+            st.floats(min_value=0.1, max_value=900.0),
+            st.fixed_dictionaries({kind: st.booleans() for kind in ActuatorKind}),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+)
+def test_water_books_balance_for_any_actuator_sequence(
+    scenario: str, sequence: list[tuple[float, dict[ActuatorKind, bool]]]
+) -> None:
+    """Exhaust, leakage and condensation included: nothing appears or vanishes."""
+    tent = SimulatedTent(SCENARIOS[scenario])
+    start = tent.vapour_mass + tent.buffer_water
+    for dt, actuators in sequence:
+        tent.step(dt, actuators)
+        _water_books_balance(tent, start)
+
+
+# --- moisture buffer ---------------------------------------------------------------------
+
+
+def _vapour_pressure(tent: SimulatedTent) -> float:
+    """Vapour pressure of the tent air, hPa."""
+    return tent.relative_humidity / 100 * saturation_vapour_pressure(tent.air_temperature)
+
+
+def _surface_gap(tent: SimulatedTent) -> float:
+    """Vapour pressure of the air minus that over the buffer's surface (at the mass), hPa."""
+    surface = (
+        tent.buffer_relative_humidity / 100 * saturation_vapour_pressure(tent.mass_temperature)
+    )
+    return _vapour_pressure(tent) - surface
+
+
+def _pulse(params: TentParameters, actuators: Mapping[ActuatorKind, bool]) -> SimulatedTent:
+    tent = SimulatedTent(params)
+    tent.step(60.0, actuators)
+    return tent
+
+
+def test_buffer_takes_up_part_of_a_humidifier_pulse_as_its_mass_transfer_predicts() -> None:
+    """One 60 s pulse in a sealed tent, against the same tent without a buffer.
+
+    The RH rise is smaller and the missing vapour is in the buffer. Its amount matches a
+    hand calculation: the air's vapour pressure ramps up at ``r`` Pa/s while the buffer's
+    surface barely moves, so the uptake is about ``beta A r T**2 / 2``.
+    """
+    params = dataclasses.replace(SEALED, transpiration_light=0.0, transpiration_dark=0.0)
+    bare = _pulse(dataclasses.replace(params, buffer_area_ratio=0.0), {HUMIDIFIER: True})
+    buffered = _pulse(params, {HUMIDIFIER: True})
+    start = SimulatedTent(params)
+    assert bare.buffer_water == 0.0
+    bare_rise = bare.relative_humidity - start.relative_humidity
+    buffered_rise = buffered.relative_humidity - start.relative_humidity
+    assert 0 < buffered_rise < bare_rise
+    uptake = buffered.buffer_water - start.buffer_water
+    assert bare.vapour_mass - buffered.vapour_mass == pytest.approx(uptake, rel=1e-9)
+    # Vapour pressure ramp of the bare tent, Pa/s (RH % of the saturation pressure in hPa).
+    ramp = (_vapour_pressure(bare) - _vapour_pressure(start)) * 100.0 / 60.0
+    expected = params.buffer_mass_transfer_coefficient * params.buffer_area * ramp * 60.0**2 / 2
+    assert uptake == pytest.approx(expected, rel=0.15)
+
+
+def test_a_large_well_ventilated_buffer_halves_the_pulse() -> None:
+    params = dataclasses.replace(
+        SEALED, transpiration_light=0.0, transpiration_dark=0.0, buffer_area_ratio=15.0
+    )
+    actuators = {HUMIDIFIER: True, CIRCULATION: True}
+    bare = _pulse(dataclasses.replace(params, buffer_area_ratio=0.0), actuators)
+    buffered = _pulse(params, actuators)
+    start = SimulatedTent(params).relative_humidity
+    assert buffered.relative_humidity - start < 0.5 * (bare.relative_humidity - start)
+
+
+def test_buffer_releases_water_after_the_air_is_dried() -> None:
+    """The rebound growers see after a dehumidifier stops: the substrate gives water back."""
+    params = dataclasses.replace(SEALED, transpiration_light=0.0, transpiration_dark=0.0)
+    for buffered in (True, False):
+        tent = SimulatedTent(
+            params if buffered else dataclasses.replace(params, buffer_area_ratio=0.0)
+        )
+        run(tent, 1200, {DEHUMIDIFIER: True}, dt=5.0)
+        dried_air, dried_buffer = tent.vapour_mass, tent.buffer_water
+        run(tent, 3 * 3600, {}, dt=5.0)
+        if buffered:
+            assert tent.vapour_mass > dried_air * 1.05
+            assert tent.buffer_water < dried_buffer
+            assert tent.buffer_relative_humidity == pytest.approx(tent.relative_humidity, abs=3.0)
+        else:
+            assert tent.vapour_mass == pytest.approx(dried_air, rel=1e-12)
+
+
+def test_a_stiff_buffer_stays_stable_at_the_largest_step() -> None:
+    """A buffer far stiffer than any real one, stepped at ``MAX_SUBSTEP``.
+
+    720 m² at 1e-6 kg/(m² s Pa) against 2.9 m³ of air relaxes the air at about 34 /s: an
+    explicit Euler step of 5 s would amplify the air-surface gap by some 170 each step. The
+    linearly implicit update keeps the buffer tracking the air while humidifier and
+    dehumidifier take turns.
+    """
+    params = dataclasses.replace(
+        SEALED,
+        transpiration_light=0.0,
+        transpiration_dark=0.0,
+        buffer_area_ratio=500.0,
+        buffer_mass_transfer_coefficient=1e-6,
+    )
+    tent = SimulatedTent(params)
+    start_water = tent.buffer_water
+    for index in range(720):
+        phase = index // 60 % 3
+        tent.step(MAX_SUBSTEP, {HUMIDIFIER: phase == 0, DEHUMIDIFIER: phase == 1})
+        assert math.isfinite(tent.buffer_water)
+        assert 0.0 <= tent.relative_humidity <= 100.0
+        assert abs(_surface_gap(tent)) < 0.01  # hPa
+    assert tent.buffer_water != start_water
+
+
+def test_buffer_result_barely_depends_on_the_step() -> None:
+    params = dataclasses.replace(STILL_ROOM, buffer_area_ratio=3.0)
+    actuators = {LIGHT: True, HUMIDIFIER: True, CIRCULATION: True}
+    fine = run(SimulatedTent(params), 1800, actuators, dt=0.25)
+    coarse = run(SimulatedTent(params), 1800, actuators, dt=MAX_SUBSTEP)
+    assert coarse.buffer_water == pytest.approx(fine.buffer_water, rel=1e-3)
+    assert coarse.relative_humidity == pytest.approx(fine.relative_humidity, abs=0.2)
+
+
+def test_buffer_starts_in_equilibrium_with_the_air() -> None:
+    tent = SimulatedTent(STILL_ROOM)
+    params = STILL_ROOM
+    phi = tent.relative_humidity / 100
+    expected = (
+        params.buffer_area
+        * params.buffer_depth
+        * params.buffer_density
+        * params.buffer_isotherm_a
+        * phi**params.buffer_isotherm_b
+    )
+    assert tent.buffer_water == pytest.approx(expected)
+    assert tent.buffer_relative_humidity == pytest.approx(tent.relative_humidity)
+    assert _surface_gap(tent) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_buffer_in_equilibrium_stays_put() -> None:
+    params = dataclasses.replace(SEALED, transpiration_light=0.0, transpiration_dark=0.0)
+    tent = SimulatedTent(params)
+    start_water, start_rh = tent.buffer_water, tent.relative_humidity
+    run(tent, 3600, {}, dt=5.0)
+    assert tent.buffer_water == pytest.approx(start_water, rel=1e-9)
+    assert tent.relative_humidity == pytest.approx(start_rh, abs=1e-6)
+
+
+# --- heater lag ----------------------------------------------------------------------------
+
+
+def test_heater_output_lags_by_its_time_constant_and_delivers_all_its_energy() -> None:
+    tau = 600.0
+    params = dataclasses.replace(
+        STILL_ROOM, heater_time_constant=tau, transpiration_light=0.0, transpiration_dark=0.0
+    )
+    tent = SimulatedTent(params)
+    run(tent, tau, {HEATER: True})
+    assert tent.heater_output == pytest.approx(params.heater_power * (1 - math.exp(-1)), rel=1e-3)
+    run(tent, tau, {})
+    assert tent.heater_output == pytest.approx(
+        params.heater_power * (1 - math.exp(-1)) * math.exp(-1), rel=1e-3
+    )
+    instant = run(SimulatedTent(STILL_ROOM), 60, {HEATER: True})
+    assert instant.heater_output == STILL_ROOM.heater_power
 
 
 def test_saturated_tent_condenses_instead_of_exceeding_100_percent() -> None:
@@ -425,6 +633,11 @@ def test_from_mapping_starts_from_a_preset() -> None:
         ({"lights_on_hour": 24}, "lights_on_hour"),
         ({"room_pressure": 50}, "room_pressure"),
         ({"dehumidifier_cutoff_humidity": 70}, "dehumidifier_cutoff_humidity"),
+        ({"buffer_isotherm_b": 1.5}, "buffer_isotherm_b"),
+        ({"buffer_isotherm_b": 0}, "buffer_isotherm_b"),
+        ({"buffer_depth": 0}, "buffer_depth"),
+        ({"buffer_area_ratio": -0.1}, "buffer_area_ratio"),
+        ({"heater_time_constant": -1}, "heater_time_constant"),
         ({"preset": "jungle"}, "preset"),
         ({"preset": 3}, "preset"),
     ],
