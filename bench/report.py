@@ -8,7 +8,7 @@ import re
 from typing import Final
 
 from bench.harness import ScenarioResult
-from bench.physics import SETTLE_SECONDS, pulse_effects
+from bench.physics import PEAK_WINDOW, SETTLE_SECONDS, Deviation, pulse_effects
 from bench.scenarios import (
     HYGROSTAT_TOLERANCE,
     LEAF_OFFSET,
@@ -177,21 +177,32 @@ def _scenario_table(result: ScenarioResult) -> list[str]:
                 (
                     f"Open loop, one minimum on-time ({MIN_CYCLE:g} s) of each actuator alone, "
                     f"from the tent after {SETTLE_SECONDS / 3600:g} h with only the lights on "
-                    f"({first.start_temperature:.1f} °C, {first.start_humidity:.0f} % RH); the "
-                    f"bands are {2 * TEMPERATURE_TOLERANCE:g} °C and "
-                    f"{stage.vpd_high_kpa - stage.vpd_low_kpa:.1f} kPa wide:"
+                    f"({first.start_temperature:.1f} °C, {first.start_humidity:.0f} % RH): its "
+                    "effect (against the same tent without the pulse) at the end of the pulse, "
+                    f"and the largest effect until {PEAK_WINDOW / 60:g} min after it, with the "
+                    f"minutes after switch-on; the bands are {2 * TEMPERATURE_TOLERANCE:g} °C "
+                    f"and {stage.vpd_high_kpa - stage.vpd_low_kpa:.1f} kPa wide:"
                 ),
                 "",
-                "| actuator | air temperature | RH | leaf VPD |",
-                "|---|---|---|---|",
+                (
+                    "| actuator | air temperature, end | RH, end | leaf VPD, end "
+                    "| air temperature, largest | RH, largest | leaf VPD, largest |"
+                ),
+                "|---|---|---|---|---|---|---|",
                 *(
                     f"| {e.actuator} | {e.temperature_change:+.2f} °C | "
-                    f"{e.humidity_change:+.1f} % | {e.vpd_change:+.2f} kPa |"
+                    f"{e.humidity_change:+.1f} % | {e.vpd_change:+.2f} kPa | "
+                    f"{_peak(e.temperature, '{:+.2f} °C')} | {_peak(e.humidity, '{:+.1f} %')} | "
+                    f"{_peak(e.vpd, '{:+.2f} kPa')} |"
                     for e in effects
                 ),
             ]
         )
     return lines
+
+
+def _peak(deviation: Deviation, spec: str) -> str:
+    return f"{spec.format(deviation.peak)} ({deviation.peak_time / 60:.1f} min)"
 
 
 def _day_night(values: tuple[float | None, float | None], spec: str = "{:.1f} %") -> str:

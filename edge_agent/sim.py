@@ -52,6 +52,31 @@ The dehumidifier's removal falls linearly with RH, from its rating at
 ``dehumidifier_rated_humidity`` down to nothing at ``dehumidifier_cutoff_humidity``. Vapour
 above saturation condenses at once (its latent heat goes to the air), so RH never exceeds 100 %.
 
+Dehumidifier start-up: a compressor unit removes nothing until its evaporator coil is below
+the air's dew point, so its removal is that steady rate times a capacity fraction ``c``::
+
+    tau_d dc/dt = 1 - c    while on;    c = 0 while off
+
+with ``tau_d`` = ``dehumidifier_time_constant`` (0: full removal at once). Within a step the
+removal uses the exact mean of ``c`` over the step, so the water removed does not depend on
+the step size. The electrical power (compressor and fan) is drawn, and given to the air, from
+the moment it is switched on; the latent heat of what it condenses follows the removal. At
+switch-off the removal stops at once and the coil counts as warm: with a smart plug the fan
+stops too, the fins' few kJ of cold are lost to their surroundings within a minute or two
+and the water on them drips into the tank, and many units hold the compressor off for some
+minutes after a power cut anyway, so a restart soon after a stop is modelled as a cold start
+(re-evaporation of water left on the coil is neglected). The heat stored in the unit's own
+masses (cold evaporator, warm condenser and compressor shell: opposite signs, a few kJ each)
+is neglected; the air gets the electrical power plus the latent heat at every moment.
+
+Default ``tau_d`` 90 s, an estimate: H. I. Henderson and K. Rengarajan (ASHRAE Transactions
+102(1), 1996; EnergyPlus' "latent capacity time constant" of DX cooling coils) give about
+45 s for residential air conditioners, whose large coils are pulled down by a much larger
+compressor; small 10-25 L/day dehumidifiers with a capillary tube take 1-3 minutes before
+their coil condenses water, which a first-order lag of 90 s covers (40 % of the steady
+removal after 45 s, 78 % after 135 s). A 60 s pulse then removes 27 % of what an instant
+unit would (``1 - tau_d/T (1 - exp(-T/tau_d))``), while drawing all its electrical power.
+
 Moisture buffer: the Effective Moisture Penetration Depth (EMPD) model, one surface layer, as
 in the EnergyPlus Engineering Reference ("Effective Moisture Penetration Depth (EMPD) Model";
 A. Kerestecioglu, M. Swami, A. Kamel, ASHRAE Transactions 96(1), 1990; the two-layer form of
@@ -166,7 +191,8 @@ exhaust        100 mm inline + filter at  150 mm inline + filter at  150 mm at ~
   estimate): 10 L/day gives about 0.2 kg/h, 12 L/day about 0.25 kg/h. The flower tent
   transpires about 0.3 kg/h by day at its 1.2 kPa target and must be held near 50 % RH, where
   the model's unit removes 2/3 of its rating; that takes 0.45-0.5 kg/h at 60 %, the 20-25
-  L/day class, so its 0.5 kg/h stays.
+  L/day class, so its 0.5 kg/h stays. All three start up with the default
+  ``dehumidifier_time_constant`` of 90 s (see "Dehumidifier start-up" above).
 - Humidifiers: small ultrasonic units run at 0.1-0.3 L/h; the dry-room tent needs about
   0.05 kg/h (leakage of 30 % RH room air) less what its plants transpire.
 - Exhaust fans, by the growers' rule of thumb: one tent volume per minute, +25 % for a carbon
@@ -181,9 +207,9 @@ exhaust        100 mm inline + filter at  150 mm inline + filter at  150 mm at ~
   the 250-400 W here), the lamps and the plants.
 
 Not modelled: CO2, watering (the pump only consumes energy) and evaporation from wet
-substrate, the buffer's deep layer and sorption hysteresis, a compressor dehumidifier's
-start-up (its coil takes minutes to get cold), dew on leaves, wall condensation distinct from
-air condensation, the cooler's dehumidifying effect, pressure changes.
+substrate, the buffer's deep layer and sorption hysteresis, a dehumidifier's compressor
+restart delay and the water its coil holds and gives back, dew on leaves, wall condensation
+distinct from air condensation, the cooler's dehumidifying effect, pressure changes.
 """
 
 from __future__ import annotations
@@ -337,6 +363,12 @@ class TentParameters:
     )
     dehumidifier_cutoff_humidity: float = _param(
         30.0, _Check.PERCENT, "RH below which the dehumidifier removes nothing, %"
+    )
+    dehumidifier_time_constant: float = _param(
+        90.0,
+        _Check.NON_NEGATIVE,
+        "time constant of the dehumidifier's removal after switch-on (its coil cooling below "
+        "the dew point; 0: full removal at once), s",
     )
     exhaust_flow: float = _param(400.0, _Check.NON_NEGATIVE, "exhaust fan air flow, m³/h")
     exhaust_power: float = _param(
@@ -613,7 +645,8 @@ class _Drive(NamedTuple):
     constant_heat: float  # W into the air that does not depend on the state (heater apart)
     heater_target: float  # W the heater delivers once warm (0 when off)
     moisture_source: float  # kg/s of humidifier mist
-    dehumidifier_slope: float  # kg/s removed per %RH above the cutoff (0 when off)
+    dehumidifier_slope: float  # kg/s removed per %RH above the cutoff at full capacity
+    dehumidifier_on: bool
     exchange_rate: float  # kg dry air/s exchanged with the room
     outside_conductance: float  # W/K to the room: walls plus exchanged air
     leaf_conductance: float  # W/K canopy-air
@@ -675,6 +708,7 @@ class SimulatedTent:
         self._stomata = 0.0
         self._transpiration = 0.0  # kg/s
         self._heater_output = 0.0  # W
+        self._dehumidifier_capacity = 0.0  # fraction of the steady removal (start-up)
         # Moisture buffer: the surface layer holds `scale * phi**b` kg of water, phi being the
         # RH (0..1) in equilibrium with it; it starts in equilibrium with the tent air.
         self._buffer_scale = p.buffer_area * p.buffer_depth * p.buffer_density * p.buffer_isotherm_a
@@ -690,6 +724,7 @@ class SimulatedTent:
         self._g_span = p.transpiration_light / _SECONDS_PER_HOUR / 10.0 - self._g_dark
         self._cached_h = -1.0
         self._alpha_stomata = self._alpha_t = self._alpha_rh = self._alpha_heater = 0.0
+        self._alpha_dehumidifier = self._dehumidifier_mean_lag = 0.0
         self._weather_decay = self._weather_kick = 0.0
 
     # --- observable state -------------------------------------------------------------
@@ -738,6 +773,11 @@ class SimulatedTent:
     def heater_output(self) -> float:
         """Heat the heater delivers to the air now (lags its switching), W."""
         return self._heater_output
+
+    @property
+    def dehumidifier_capacity(self) -> float:
+        """Fraction of its steady removal the dehumidifier reaches now (0 when off), 0..1."""
+        return self._dehumidifier_capacity
 
     @property
     def pressure(self) -> float:
@@ -813,6 +853,7 @@ class SimulatedTent:
         constant_heat = drive.constant_heat
         heater_target = drive.heater_target
         dehumidifier_slope = drive.dehumidifier_slope
+        dehumidifier_on = drive.dehumidifier_on
         leaf_conductance = drive.leaf_conductance
         buffer_conductance = drive.buffer_conductance
         absorbed = drive.absorbed
@@ -826,6 +867,8 @@ class SimulatedTent:
         amplitude = p.room_temperature_amplitude
         alpha_stomata, alpha_t, alpha_rh = self._alpha_stomata, self._alpha_t, self._alpha_rh
         alpha_heater = self._alpha_heater
+        alpha_dehumidifier = self._alpha_dehumidifier
+        dehumidifier_mean_lag = self._dehumidifier_mean_lag
         weather_decay, weather_kick = self._weather_decay, self._weather_kick
         gauss = self._weather_random.gauss
         buffer_scale = self._buffer_scale
@@ -837,6 +880,8 @@ class SimulatedTent:
         stomata, weather = self._stomata, self._weather
         sensor_t, sensor_rh = self._sensor_t, self._sensor_rh
         heater_output = self._heater_output
+        # Off: the coil is warm (see the module docstring), the next start is a cold one.
+        dehumidifier_capacity = self._dehumidifier_capacity if dehumidifier_on else 0.0
         buffer_water: float = self._buffer_water
         buffer_phi: float = self._buffer_phi
         transpired = dehumidified = vented = condensed = 0.0
@@ -855,10 +900,16 @@ class SimulatedTent:
             transpiration = conductance * (vpd_air + slope * leaf_delta)
 
             removal = 0.0
-            if dehumidifier_slope:
+            if dehumidifier_on:
+                # The start-up lag's exact mean over the substep, then its end value.
+                shortfall = 1.0 - dehumidifier_capacity
+                mean_capacity = 1.0 - shortfall * dehumidifier_mean_lag
+                dehumidifier_capacity = 1.0 - shortfall * (1.0 - alpha_dehumidifier)
                 excess_rh = 100.0 * e_air / es_air - cutoff
-                if excess_rh > 0:
-                    removal = min(dehumidifier_slope * excess_rh, w * dry_air_mass / h)
+                if excess_rh > 0 and dehumidifier_slope:
+                    removal = min(
+                        dehumidifier_slope * excess_rh * mean_capacity, w * dry_air_mass / h
+                    )
 
             # Moisture, linearly implicit (backward Euler) in the air's humidity ratio and the
             # buffer's surface RH; the flux into the buffer is the one the air loses, so water
@@ -919,6 +970,7 @@ class SimulatedTent:
         self._sensor_t, self._sensor_rh = sensor_t, sensor_rh
         self._leaf_t, self._transpiration = leaf_t, transpiration
         self._heater_output = heater_output
+        self._dehumidifier_capacity = dehumidifier_capacity
         self._buffer_water, self._buffer_phi = buffer_water, buffer_phi
         balance = self._balance
         balance[0] += moisture_source * dt
@@ -971,6 +1023,7 @@ class SimulatedTent:
             heater_target=p.heater_power if heater else 0.0,
             moisture_source=moisture_source,
             dehumidifier_slope=dehumidifier_slope,
+            dehumidifier_on=dehumidifier,
             exchange_rate=exchange_rate,
             outside_conductance=p.wall_u_value * p.surface + exchange_rate * _CP_AIR,
             leaf_conductance=p.canopy_heat_conductance * fan_factor,
@@ -995,6 +1048,13 @@ class SimulatedTent:
         self._alpha_t = _relaxation(h, p.sensor_temperature_time_constant)
         self._alpha_rh = _relaxation(h, p.sensor_humidity_time_constant)
         self._alpha_heater = _relaxation(h, p.heater_time_constant)
+        tau_d = p.dehumidifier_time_constant
+        self._alpha_dehumidifier = -math.expm1(-h / tau_d) if tau_d else 1.0
+        # Mean of exp(-t / tau_d) over a substep, (tau_d / h) (1 - exp(-h / tau_d)); the min
+        # keeps float residue from making the mean capacity negative on tiny steps.
+        self._dehumidifier_mean_lag = (
+            min(tau_d / h * self._alpha_dehumidifier, 1.0) if tau_d else 0.0
+        )
         self._weather_decay = math.exp(-h / p.room_weather_time_constant)
         self._weather_kick = p.room_temperature_noise * math.sqrt(1.0 - self._weather_decay**2)
 

@@ -393,6 +393,101 @@ def test_heater_output_lags_by_its_time_constant_and_delivers_all_its_energy() -
     assert instant.heater_output == STILL_ROOM.heater_power
 
 
+# --- dehumidifier start-up -------------------------------------------------------------------
+
+# So large that a few minutes of dehumidifying leave its RH and temperature where they were:
+# the removal then changes only by the start-up, which a hand calculation can follow.
+HALL = dataclasses.replace(
+    SEALED,
+    width=100.0,
+    depth=100.0,
+    height=10.0,
+    transpiration_light=0.0,
+    transpiration_dark=0.0,
+    buffer_area_ratio=0.0,
+)
+
+
+def _steady_removal(tent: SimulatedTent) -> float:
+    """The dehumidifier's full-capacity removal at the tent's current RH, kg/s."""
+    p = tent.params
+    per_percent = (
+        p.dehumidifier_rate
+        / 3600
+        / (p.dehumidifier_rated_humidity - p.dehumidifier_cutoff_humidity)
+    )
+    return per_percent * (tent.relative_humidity - p.dehumidifier_cutoff_humidity)
+
+
+@pytest.mark.parametrize("dt", [0.5, 5.0, 60.0])
+def test_dehumidifier_removal_rises_as_its_start_up_lag_predicts(dt: float) -> None:
+    """Removed water after ``T`` s on: ``r (T - tau (1 - exp(-T / tau)))``, whatever the step."""
+    tau = HALL.dehumidifier_time_constant
+    assert 60.0 <= tau <= 180.0  # the documented default, 1-3 minutes
+    tent = SimulatedTent(HALL)
+    rate = _steady_removal(tent)
+    elapsed = 0.0
+    for seconds in (60.0, 60.0, 180.0, 300.0):
+        run(tent, seconds, {DEHUMIDIFIER: True}, dt=dt)
+        elapsed += seconds
+        expected = rate * (elapsed - tau * (1 - math.exp(-elapsed / tau)))
+        assert tent.water_balance.dehumidified == pytest.approx(expected, rel=1e-3)
+        assert tent.dehumidifier_capacity == pytest.approx(1 - math.exp(-elapsed / tau))
+    # The first minute removes only about a quarter of what an instant unit would.
+    instant = run(
+        SimulatedTent(dataclasses.replace(HALL, dehumidifier_time_constant=0.0)),
+        60.0,
+        {DEHUMIDIFIER: True},
+        dt=dt,
+    )
+    lagged = run(SimulatedTent(HALL), 60.0, {DEHUMIDIFIER: True}, dt=dt)
+    share = lagged.water_balance.dehumidified / instant.water_balance.dehumidified
+    assert share == pytest.approx(1 - tau / 60.0 * (1 - math.exp(-60.0 / tau)), rel=2e-3)
+    assert instant.dehumidifier_capacity == 1.0
+
+
+def test_dehumidifier_stops_removing_at_switch_off_and_restarts_cold() -> None:
+    tent = SimulatedTent(HALL)
+    run(tent, 60.0, {DEHUMIDIFIER: True})
+    first_pulse = tent.water_balance.dehumidified
+    run(tent, 1.0, {})
+    assert tent.dehumidifier_capacity == 0.0
+    assert tent.water_balance.dehumidified == first_pulse
+    run(tent, 60.0, {DEHUMIDIFIER: True})
+    second_pulse = tent.water_balance.dehumidified - first_pulse
+    assert second_pulse == pytest.approx(first_pulse, rel=2e-3)
+
+
+def test_dehumidifier_heat_is_its_power_from_the_start_plus_the_latent_heat_it_condenses() -> None:
+    """An adiabatic tent: the air's heat gain is exactly the electricity plus L * removal."""
+    params = dataclasses.replace(
+        HALL, width=1.2, depth=1.2, height=2.0, wall_u_value=0.0, thermal_mass_conductance=0.0
+    )
+    tent = SimulatedTent(params)
+    start_t = tent.air_temperature
+    start_water = tent.vapour_mass
+    run(tent, 60.0, {DEHUMIDIFIER: True}, dt=0.5)
+    removed = tent.water_balance.dehumidified
+    assert start_water - tent.vapour_mass == pytest.approx(removed, rel=1e-9)
+    assert tent.electrical_energy[DEHUMIDIFIER] == pytest.approx(
+        params.dehumidifier_power * 60 / 3600
+    )
+    dry_air_mass = params.room_pressure * 100 / (287.05 * 293.15) * params.volume
+    air_capacity = dry_air_mass * 1005.0 + params.fixture_heat_capacity
+    heat = params.dehumidifier_power * 60.0 + 2.45e6 * removed
+    assert (tent.air_temperature - start_t) * air_capacity == pytest.approx(heat, rel=1e-9)
+
+
+def test_water_books_balance_through_dehumidifier_start_ups_with_plants_and_buffer() -> None:
+    params = dataclasses.replace(SEALED, dehumidifier_time_constant=150.0)
+    tent = SimulatedTent(params)
+    start = tent.vapour_mass + tent.buffer_water
+    for index in range(120):
+        run(tent, 45.0, {LIGHT: True, DEHUMIDIFIER: index % 3 != 0}, dt=0.3 if index % 2 else 5.0)
+        _water_books_balance(tent, start)
+    assert tent.water_balance.dehumidified > 0.01
+
+
 def test_saturated_tent_condenses_instead_of_exceeding_100_percent() -> None:
     tent = run(SimulatedTent(STILL_ROOM), 4 * 3600, {HUMIDIFIER: True}, dt=10.0)
     assert 99.0 < tent.relative_humidity <= 100.0
@@ -638,6 +733,9 @@ def test_from_mapping_starts_from_a_preset() -> None:
         ({"buffer_depth": 0}, "buffer_depth"),
         ({"buffer_area_ratio": -0.1}, "buffer_area_ratio"),
         ({"heater_time_constant": -1}, "heater_time_constant"),
+        ({"dehumidifier_time_constant": -1}, "dehumidifier_time_constant"),
+        ({"dehumidifier_time_constant": math.inf}, "dehumidifier_time_constant"),
+        ({"dehumidifier_time_constant": "90"}, "dehumidifier_time_constant"),
         ({"preset": "jungle"}, "preset"),
         ({"preset": 3}, "preset"),
     ],
