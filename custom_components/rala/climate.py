@@ -1,10 +1,15 @@
 """The climate entity of a grow zone: one controller for temperature and VPD.
 
-It feeds the zone's readings, targets and the mapped actuators' states into the pure
-control engine (:mod:`.control`), switches the mapped entities (any switch, fan, humidifier,
-light or input_boolean) with its domain's ``turn_on``/``turn_off``, and re-evaluates on
-every zone change, on every actuator state change and on the engine's own timers (minimum
-on/off times, inputs going stale).
+It feeds the zone's readings, targets, light phase and the mapped actuators' states into
+the pure control engine (:mod:`.control`), switches the mapped entities (any switch, fan,
+humidifier, light or input_boolean) with its domain's ``turn_on``/``turn_off``, and
+re-evaluates on zone changes, actuator state changes and the engine's own timers (minimum
+on/off times, inputs going stale, the lights about to switch).
+
+Input updates are coalesced: everything that changes in one event-loop turn makes one
+decision, and a new temperature (or humidity) waits up to :data:`INPUT_PAIR_WAIT` for its
+partner, so that the engine never decides on a new temperature with the previous humidity
+when one message feeds both. A missing or unusable input is never waited for.
 
 Safety, in this order:
 
@@ -17,7 +22,8 @@ Safety, in this order:
   issue ``actuator_unavailable``); the others keep working.
 
 Mode ``off`` switches the climate actuators off once (respecting their minimum on time)
-and then leaves them to the user; only the safety rules above still act on them.
+and then leaves them to the user; only the safety rules above and the hard limits still
+act on them, and only to switch heater and humidifier off.
 """
 
 from __future__ import annotations
@@ -65,6 +71,8 @@ from .const import (
     ACTUATOR_MIN_ON,
     CONF_MAX_HUMIDITY,
     CONF_MAX_TEMPERATURE,
+    CONF_MIN_OFF_TIME,
+    CONF_MIN_ON_TIME,
     DEFAULT_MAX_HUMIDITY,
     DEFAULT_MAX_TEMPERATURE,
     DOMAIN,
@@ -84,7 +92,6 @@ from .control import (
     ControlInputs,
     ControlMode,
     ControlSettings,
-    LightPhase,
     PeriodTargets,
     Reading,
     ZoneReadings,
@@ -114,6 +121,9 @@ _CYCLED_KINDS = frozenset(
 )
 # A command is not repeated while its state change may still be on its way.
 _COMMAND_SETTLE = timedelta(seconds=30)
+# Readings that belong together (one message of an edge node feeds the temperature and the
+# humidity entity) are decided on together: a new reading waits this long for its partner.
+INPUT_PAIR_WAIT = timedelta(seconds=1)
 
 ATTR_REASON = "reason"
 ATTR_REASON_CODE = "reason_code"
@@ -194,6 +204,15 @@ class GrowZoneClimate(GrowZoneEntity, ClimateEntity, RestoreEntity):
         self._switching_off = False
         self._logged_bad_limits = False
         self._cancel_timer: CALLBACK_TYPE | None = None
+        # Coalescing of input updates (see _async_request_evaluation).
+        self._evaluation_pending = False
+        self._removed = False
+        self._cancel_pair_wait: CALLBACK_TYPE | None = None
+        self._evaluated_readings: tuple[datetime | None, datetime | None] | None = None
+        options = zone.entry.options
+        # The options flow validates the range; a negative time would only disable the hold.
+        self._min_on = max(0.0, float(options.get(CONF_MIN_ON_TIME, ACTUATOR_MIN_ON)))
+        self._min_off = max(0.0, float(options.get(CONF_MIN_OFF_TIME, ACTUATOR_MIN_OFF)))
         self._unavailable: set[str] = set()
         self._sent: dict[str, tuple[bool, datetime]] = {}
         # When each actuator last stopped after running (seen since the entity was added).
@@ -209,7 +228,7 @@ class GrowZoneClimate(GrowZoneEntity, ClimateEntity, RestoreEntity):
         if last_state is not None and last_state.state in self._attr_hvac_modes:
             self._mode = ControlMode(last_state.state)
         self._started_at = dt_util.utcnow()
-        self.async_on_remove(self.zone.async_add_listener(self._async_evaluate))
+        self.async_on_remove(self.zone.async_add_listener(self._async_request_evaluation))
         if self._kinds:
             self.async_on_remove(
                 async_track_state_change_event(
@@ -221,7 +240,9 @@ class GrowZoneClimate(GrowZoneEntity, ClimateEntity, RestoreEntity):
 
     @callback
     def _async_cleanup(self) -> None:
+        self._removed = True
         self._cancel_scheduled()
+        self._cancel_pair_timer()
         ir.async_delete_issue(self.hass, DOMAIN, issue_id(self.zone.entry.entry_id))
 
     @callback
@@ -231,12 +252,69 @@ class GrowZoneClimate(GrowZoneEntity, ClimateEntity, RestoreEntity):
         if old is not None and new is not None and old.state == STATE_ON != new.state:
             self._run_ended[entity_id] = new.last_changed
         self._sent.pop(entity_id, None)
-        self._async_evaluate()
+        self._async_request_evaluation()
 
     @callback
     def _async_timer_fired(self, _now: datetime) -> None:
         self._cancel_timer = None
         self._async_evaluate()
+
+    @callback
+    def _async_request_evaluation(self) -> None:
+        """Evaluate once in the next event-loop turn, however many inputs changed in this one.
+
+        A temperature and a humidity written in the same turn (or an actuator reported off
+        together with them) make one decision, on consistent inputs.
+        """
+        if self._evaluation_pending:
+            return
+        self._evaluation_pending = True
+        self.hass.async_create_task(self._async_deferred_evaluation(), eager_start=False)
+
+    async def _async_deferred_evaluation(self) -> None:
+        self._evaluation_pending = False
+        if self._removed:
+            return
+        now = dt_util.utcnow()
+        wait = self._partner_wait(now)
+        if wait is None:
+            self._async_evaluate()
+        elif self._cancel_pair_wait is None:
+            self._cancel_pair_wait = async_call_later(
+                self.hass, wait.total_seconds(), self._async_pair_wait_over
+            )
+
+    def _partner_wait(self, now: datetime) -> timedelta | None:
+        """How long a new reading still waits for its partner, or None to decide now.
+
+        A new temperature without a humidity written within :data:`INPUT_PAIR_WAIT` before
+        it (or the other way round) is likely half of one message: deciding on it with the
+        previous humidity would be deciding on a climate that never was. It waits at most
+        that long; a missing or unusable reading is never waited for (safety acts at once).
+        """
+        air, humidity = self.zone.readings.air_temperature, self.zone.readings.humidity
+        if air is None or humidity is None or self._evaluated_readings is None:
+            return None
+        air_new = air.updated != self._evaluated_readings[0]
+        humidity_new = humidity.updated != self._evaluated_readings[1]
+        if air_new == humidity_new:
+            return None
+        new, partner = (air, humidity) if air_new else (humidity, air)
+        if partner.updated >= new.updated - INPUT_PAIR_WAIT:
+            return None  # the partner came just before (a decision fell in between)
+        remaining = new.updated + INPUT_PAIR_WAIT - now
+        return remaining if remaining > timedelta(0) else None
+
+    @callback
+    def _async_pair_wait_over(self, _now: datetime) -> None:
+        self._cancel_pair_wait = None
+        self._async_evaluate()
+
+    @callback
+    def _cancel_pair_timer(self) -> None:
+        if self._cancel_pair_wait is not None:
+            self._cancel_pair_wait()
+            self._cancel_pair_wait = None
 
     @callback
     def _cancel_scheduled(self) -> None:
@@ -300,8 +378,8 @@ class GrowZoneClimate(GrowZoneEntity, ClimateEntity, RestoreEntity):
                     kind=kind,
                     is_on=state.state == STATE_ON,
                     since_switch=max(0.0, (now - state.last_changed).total_seconds()),
-                    min_on=ACTUATOR_MIN_ON if cycled else 0.0,
-                    min_off=ACTUATOR_MIN_OFF if cycled else 0.0,
+                    min_on=self._min_on if cycled else 0.0,
+                    min_off=self._min_off if cycled else 0.0,
                     since_run=(
                         max(0.0, (now - run_ended).total_seconds())
                         if (run_ended := self._run_ended.get(entity_id)) is not None
@@ -346,13 +424,19 @@ class GrowZoneClimate(GrowZoneEntity, ClimateEntity, RestoreEntity):
     def _async_evaluate(self) -> None:
         """Decide, switch what must change, schedule the next evaluation, write the state."""
         self._cancel_scheduled()
+        self._cancel_pair_timer()
         now = dt_util.utcnow()
         settings = self._settings()
+        zone_readings = self.zone.readings
+        self._evaluated_readings = (
+            zone_readings.air_temperature.updated if zone_readings.air_temperature else None,
+            zone_readings.humidity.updated if zone_readings.humidity else None,
+        )
         decision = evaluate(
             ControlInputs(
                 readings=self._readings(now),
                 targets=zone_control_targets(self.zone),
-                light=LightPhase(is_day=self.zone.is_day),
+                light=self.zone.light_phase(now),
                 actuators=self._actuators(now),
                 mode=self._mode,
             ),

@@ -5,7 +5,8 @@
   the announced unique_ids through the entity registry (waiting for them if needed).
 - ``user``: a zone from any temperature and humidity sensors already in Home Assistant.
 - ``reconfigure``: change the input entities of a zone.
-- options: leaf offset, maximum input age, actuator mapping, and the live targets.
+- options: leaf offset, maximum input age, hard limits, minimum on/off times, light
+  schedule, actuator mapping, and the live targets.
 
 Config entry data holds what the zone is (name, inputs, node binding); options hold how it
 behaves (leaf offset, input age, actuators). Targets are runtime state of the zone, kept by
@@ -48,10 +49,17 @@ from .announcement import (
 from .const import (
     ACTUATOR_DOMAINS,
     ACTUATOR_KEYS,
+    ACTUATOR_MIN_OFF,
+    ACTUATOR_MIN_ON,
     CONF_HUMIDITY_ENTITY,
     CONF_LEAF_OFFSET,
     CONF_LEAF_TEMPERATURE_ENTITY,
+    CONF_LIGHTS_ON_TIME,
+    CONF_MAX_HUMIDITY,
     CONF_MAX_INPUT_AGE,
+    CONF_MAX_TEMPERATURE,
+    CONF_MIN_OFF_TIME,
+    CONF_MIN_ON_TIME,
     CONF_NODE_AVAILABILITY_TOPIC,
     CONF_NODE_DEVICE_IDENTIFIER,
     CONF_NODE_ID,
@@ -59,17 +67,28 @@ from .const import (
     CONF_NODE_SENSOR,
     CONF_NODE_UNIQUE_IDS,
     CONF_NODE_ZONE,
+    CONF_PHOTOPERIOD,
     CONF_TEMPERATURE_ENTITY,
     CONF_ZONE_NAME,
     DEFAULT_LEAF_OFFSET,
+    DEFAULT_MAX_HUMIDITY,
+    DEFAULT_MAX_TEMPERATURE,
     DOMAIN,
     ENTITY_WAIT_TIMEOUT,
+    MAX_CYCLE_TIME,
     MAX_LEAF_OFFSET,
+    MAX_MAX_HUMIDITY,
     MAX_MAX_INPUT_AGE,
+    MAX_MAX_TEMPERATURE,
+    MAX_PHOTOPERIOD,
     MAX_TARGET_TEMPERATURE,
     MAX_TARGET_VPD,
+    MIN_CYCLE_TIME,
     MIN_LEAF_OFFSET,
+    MIN_MAX_HUMIDITY,
     MIN_MAX_INPUT_AGE,
+    MIN_MAX_TEMPERATURE,
+    MIN_PHOTOPERIOD,
     MIN_TARGET_TEMPERATURE,
     MIN_TARGET_VPD,
     MQTT_PLATFORM,
@@ -84,6 +103,22 @@ from .zone import GrowZone
 
 _LOGGER = logging.getLogger(__name__)
 
+# Optional options: stored only when given; the defaults apply otherwise.
+OPTIONAL_SETTINGS = (
+    CONF_MAX_INPUT_AGE,
+    CONF_MAX_TEMPERATURE,
+    CONF_MAX_HUMIDITY,
+    CONF_MIN_ON_TIME,
+    CONF_MIN_OFF_TIME,
+    CONF_LIGHTS_ON_TIME,
+    CONF_PHOTOPERIOD,
+)
+SETTING_DEFAULTS: dict[str, float] = {
+    CONF_MAX_TEMPERATURE: DEFAULT_MAX_TEMPERATURE,
+    CONF_MAX_HUMIDITY: DEFAULT_MAX_HUMIDITY,
+    CONF_MIN_ON_TIME: ACTUATOR_MIN_ON,
+    CONF_MIN_OFF_TIME: ACTUATOR_MIN_OFF,
+}
 SECTION_ACTUATORS = "actuators"
 SECTION_TARGETS = "targets"
 # The quantities of an announced sensor a zone uses, and the data keys they resolve to.
@@ -108,6 +143,18 @@ INPUTS_SCHEMA = probatio.Schema(
 USER_SCHEMA = probatio.Schema({probatio.Required(CONF_ZONE_NAME): selector.TextSelector()}).extend(
     INPUTS_SCHEMA.schema
 )
+
+
+def _number(minimum: float, maximum: float, step: float, unit: str) -> selector.NumberSelector:
+    return selector.NumberSelector(
+        selector.NumberSelectorConfig(
+            min=minimum,
+            max=maximum,
+            step=step,
+            unit_of_measurement=unit,
+            mode=selector.NumberSelectorMode.BOX,
+        )
+    )
 
 
 def zone_unique_id(node_id: str | None, zone: str) -> str:
@@ -437,7 +484,7 @@ class RalaOptionsFlow(OptionsFlowWithReload):
         errors: dict[str, str] = {}
         if user_input is not None:
             actuators = {k: v for k, v in user_input.get(SECTION_ACTUATORS, {}).items() if v}
-            errors = self._validate_actuators(actuators)
+            errors = self._validate_actuators(actuators) or self._validate_schedule(user_input)
             if not errors:
                 if zone is not None:
                     # Validated by the selectors' ranges; the zone's check is the same.
@@ -446,8 +493,9 @@ class RalaOptionsFlow(OptionsFlowWithReload):
                     CONF_LEAF_OFFSET: user_input[CONF_LEAF_OFFSET],
                     **actuators,
                 }
-                if user_input.get(CONF_MAX_INPUT_AGE):
-                    options[CONF_MAX_INPUT_AGE] = user_input[CONF_MAX_INPUT_AGE]
+                options.update(
+                    {key: user_input[key] for key in OPTIONAL_SETTINGS if user_input.get(key)}
+                )
                 return self.async_create_entry(data=options)
         suggested: dict[str, Any] = {
             CONF_LEAF_OFFSET: self.config_entry.options.get(CONF_LEAF_OFFSET, DEFAULT_LEAF_OFFSET),
@@ -457,8 +505,14 @@ class RalaOptionsFlow(OptionsFlowWithReload):
                 if self.config_entry.options.get(key)
             },
         }
-        if max_age := self.config_entry.options.get(CONF_MAX_INPUT_AGE):
-            suggested[CONF_MAX_INPUT_AGE] = max_age
+        suggested.update(SETTING_DEFAULTS)
+        suggested.update(
+            {
+                key: value
+                for key in OPTIONAL_SETTINGS
+                if (value := self.config_entry.options.get(key))
+            }
+        )
         if zone is not None:
             suggested[SECTION_TARGETS] = {key: getattr(zone.targets, key) for key in TARGET_KEYS}
         if user_input is not None:
@@ -468,6 +522,13 @@ class RalaOptionsFlow(OptionsFlowWithReload):
             data_schema=self.add_suggested_values_to_schema(schema, suggested),
             errors=errors,
         )
+
+    @staticmethod
+    def _validate_schedule(user_input: Mapping[str, Any]) -> dict[str, str]:
+        """A light schedule needs both its lights-on time and its photoperiod (or neither)."""
+        if bool(user_input.get(CONF_LIGHTS_ON_TIME)) != bool(user_input.get(CONF_PHOTOPERIOD)):
+            return {"base": "light_schedule_incomplete"}
+        return {}
 
     def _validate_actuators(self, actuators: Mapping[str, str]) -> dict[str, str]:
         entity_ids = list(actuators.values())
@@ -499,6 +560,18 @@ class RalaOptionsFlow(OptionsFlowWithReload):
                     unit_of_measurement="s",
                     mode=selector.NumberSelectorMode.BOX,
                 )
+            ),
+            probatio.Optional(CONF_MAX_TEMPERATURE): _number(
+                MIN_MAX_TEMPERATURE, MAX_MAX_TEMPERATURE, 0.5, "°C"
+            ),
+            probatio.Optional(CONF_MAX_HUMIDITY): _number(
+                MIN_MAX_HUMIDITY, MAX_MAX_HUMIDITY, 1, "%"
+            ),
+            probatio.Optional(CONF_MIN_ON_TIME): _number(MIN_CYCLE_TIME, MAX_CYCLE_TIME, 1, "s"),
+            probatio.Optional(CONF_MIN_OFF_TIME): _number(MIN_CYCLE_TIME, MAX_CYCLE_TIME, 1, "s"),
+            probatio.Optional(CONF_LIGHTS_ON_TIME): selector.TimeSelector(),
+            probatio.Optional(CONF_PHOTOPERIOD): _number(
+                MIN_PHOTOPERIOD, MAX_PHOTOPERIOD, 0.5, "h"
             ),
             probatio.Required(SECTION_ACTUATORS): section(
                 probatio.Schema(

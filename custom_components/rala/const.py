@@ -90,10 +90,25 @@ CONF_MAX_TEMPERATURE: Final = "max_temperature"
 DEFAULT_MAX_TEMPERATURE: Final = 35.0
 CONF_MAX_HUMIDITY: Final = "max_humidity"
 DEFAULT_MAX_HUMIDITY: Final = 85.0
+MIN_MAX_TEMPERATURE: Final = 20.0
+MAX_MAX_TEMPERATURE: Final = 50.0
+MIN_MAX_HUMIDITY: Final = 50.0
+MAX_MAX_HUMIDITY: Final = 100.0
 # Minimum on and off time (s) the climate entity keeps for every mapped climate actuator
 # (relays and compressors dislike short cycles; a RALA node enforces its own on top).
+# Options of the zone; these are the defaults.
+CONF_MIN_ON_TIME: Final = "min_on_time"
+CONF_MIN_OFF_TIME: Final = "min_off_time"
 ACTUATOR_MIN_ON: Final = 60.0
 ACTUATOR_MIN_OFF: Final = 60.0
+MIN_CYCLE_TIME: Final = 10.0
+MAX_CYCLE_TIME: Final = 3600.0
+# Light schedule (options): day and night follow it when no light entity is mapped, and it
+# tells the climate entity when the lights switch next (to anticipate the next targets).
+CONF_LIGHTS_ON_TIME: Final = "lights_on_time"
+CONF_PHOTOPERIOD: Final = "photoperiod"
+MIN_PHOTOPERIOD: Final = 1.0
+MAX_PHOTOPERIOD: Final = 23.5
 
 # --- Discovery ----------------------------------------------------------------------------------
 # The platform of the entities an edge node creates through HA's MQTT discovery.

@@ -11,8 +11,8 @@ Priority stack, highest first
    humidifier off at once (they are the actuators that do harm when left on blind). Hard
    limits: at or above the maximum temperature the heater goes off at once and cooler and
    exhaust fan are asked on; at or above the maximum humidity the humidifier goes off at
-   once and dehumidifier and exhaust fan are asked on. Hard limits override the mode
-   (except ``off``) and the targets.
+   once and dehumidifier and exhaust fan are asked on. Hard limits override the mode and
+   the targets; in mode ``off`` they only switch heater and humidifier off, nothing on.
 2. **Anti-short-cycle.** A change is held until the actuator's minimum on or off time has
    passed. The only changes that skip it are the *safety transitions*: an actuator of
    :data:`SAFETY_OFF_KINDS` switched off by a code in :data:`SAFETY_CODES`.
@@ -24,11 +24,15 @@ Priority stack, highest first
 4. **Targets**, with hysteresis. Each actuator starts acting when the reading has gone the
    ``*_act_fraction`` of the way from the target to the band edge, and stops once it has
    passed the target by the ``*_release_fraction`` of the other half band (temperature:
-   halfway out, a quarter past; humidity: at the band edge, at the target). The humidity
-   thresholds are relative humidities derived from the VPD targets at the current air and
-   leaf temperatures (:func:`~.psychrometrics.relative_humidity_for_vpd`), so they move
-   with the temperature. The exhaust fan is the first cooling or drying stage without a
-   cooler or dehumidifier, else a second stage further out.
+   40 % out, a tenth past; humidity: three quarters out, half past). Humidity is
+   judged twice: by the leaf VPD right now and by the VPD the air's water gives at the
+   *reference temperature*, the switching point of the heater (or cooler) while the air
+   is beyond it and the heater is held off by its minimum off time (see
+   :func:`_reference_temperature`). A humidity
+   actuator acts only while both agree, so a heater pause, which cools the air and raises
+   its RH for a moment, does not start the dehumidifier. The exhaust fan is the first
+   cooling or drying stage without a cooler or dehumidifier, else a second stage further
+   out; it does not vent humidity while the zone needs heat.
 
 Day and night targets follow the lights. Within :attr:`ControlSettings.anticipation`
 seconds of the next light switch the next period's targets apply already, so the tent is
@@ -45,7 +49,9 @@ from typing import Final
 from .psychrometrics import (
     MAX_TEMPERATURE_C,
     MIN_TEMPERATURE_C,
+    actual_vapour_pressure,
     relative_humidity_for_vpd,
+    saturation_vapour_pressure,
     vpd_leaf,
 )
 
@@ -337,10 +343,15 @@ class ControlSettings:
     stale_after: float = 120.0
     leaf_offset: float = 2.0
     anticipation: float = 600.0
-    temperature_act_fraction: float = 0.5
-    temperature_release_fraction: float = 0.25
-    humidity_act_fraction: float = 1.0
-    humidity_release_fraction: float = 0.0
+    # Tuned on the closed-loop benchmark (docs/benchmarks.md). A heater warms up and cools
+    # down slowly: it starts 40 % of the way to the band edge and stops just past the
+    # target, so that the air it keeps heating after it stopped stays in band. A
+    # dehumidifier pulse moves the VPD by most of the band: it starts three quarters of the
+    # way to the band edge and runs until half past the target.
+    temperature_act_fraction: float = 0.4
+    temperature_release_fraction: float = 0.1
+    humidity_act_fraction: float = 0.75
+    humidity_release_fraction: float = 0.5
     limit_hysteresis_temperature: float = 1.0
     limit_hysteresis_humidity: float = 3.0
     partner_lockout: float = 600.0
@@ -433,6 +444,10 @@ class ClimateAssessment:
     target_humidity: float
     humidity_band: Band | None
     """RH range that puts the leaf VPD in band at the current temperatures (None if degenerate)."""
+    reference_temperature: float
+    """Air temperature (°C) the humidity is also judged at (see ``_reference_temperature``)."""
+    reference_vpd: float
+    """Leaf VPD (kPa) the air's water content gives at :attr:`reference_temperature`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,8 +518,38 @@ def _rh_for(vpd: float, air: float, leaf: float) -> float:
     return relative_humidity_for_vpd(max(0.0, vpd), air, leaf, clamp=True)
 
 
+def _reference_temperature(
+    air: float,
+    targets: PeriodTargets,
+    settings: ControlSettings,
+    allowed: frozenset[ActuatorKind],
+    held_off: frozenset[ActuatorKind],
+) -> float:
+    """The air temperature the humidity is judged at, besides the air's own.
+
+    The air's own, except in a *pause* of the temperature control: the air is beyond the
+    heater's (or cooler's) switching point while the heater (cooler) is held off by its
+    minimum off time. The heater is about to bring the air back, so the humidity is also
+    judged at that switching point: a heater pause cools the air and raises its RH for a
+    moment, and acting on that dip alone would start the dehumidifier. Otherwise (a slow
+    warm-up, say) the air's own temperature is what the plants feel: judging at a warmer
+    one holds the dehumidifier back while the air is truly too humid (measured on the
+    closed-loop benchmark, docs/benchmarks.md).
+    """
+    th = _thresholds(targets, settings, allowed)
+    if ActuatorKind.HEATER in allowed & held_off and air < th.heat_on_below:
+        return th.heat_on_below
+    if ActuatorKind.COOLER in allowed & held_off and air > th.cool_on_above:
+        return th.cool_on_above
+    return air
+
+
 def _assess(
-    readings: ZoneReadings, targets: PeriodTargets, settings: ControlSettings
+    readings: ZoneReadings,
+    targets: PeriodTargets,
+    settings: ControlSettings,
+    allowed: frozenset[ActuatorKind],
+    held_off: frozenset[ActuatorKind],
 ) -> ClimateAssessment:
     assert readings.air_temperature is not None  # noqa: S101  # checked by _input_problem
     assert readings.relative_humidity is not None  # noqa: S101
@@ -522,6 +567,9 @@ def _assess(
         leaf = min(MAX_TEMPERATURE_C, max(MIN_TEMPERATURE_C, air - settings.leaf_offset))
     low_rh = _rh_for(targets.vpd_band.high, air, leaf)
     high_rh = _rh_for(targets.vpd_band.low, air, leaf)
+    reference = _reference_temperature(air, targets, settings, allowed, held_off)
+    # The same water in the air, with the leaves as much cooler than it as they are now.
+    reference_leaf = min(MAX_TEMPERATURE_C, max(MIN_TEMPERATURE_C, reference - (air - leaf)))
     return ClimateAssessment(
         air_temperature=air,
         relative_humidity=rh,
@@ -529,12 +577,14 @@ def _assess(
         vpd=vpd_leaf(air, rh, leaf),
         target_humidity=_rh_for(targets.vpd, air, leaf),
         humidity_band=Band(low_rh, high_rh) if low_rh < high_rh else None,
+        reference_temperature=reference,
+        reference_vpd=saturation_vapour_pressure(reference_leaf) - actual_vapour_pressure(air, rh),
     )
 
 
 @dataclass(frozen=True, slots=True)
 class _Thresholds:
-    """Switching points derived from the targets at the current temperatures."""
+    """Switching points: air temperatures (°C) and leaf VPDs (kPa)."""
 
     heat_on_below: float
     heat_off_at: float
@@ -543,19 +593,18 @@ class _Thresholds:
     vent_heat_on_above: float
     heat_urgent_below: float
     cool_urgent_above: float
-    humidify_urgent_below_rh: float
-    dehumidify_urgent_above_rh: float
-    humidify_on_below_rh: float
-    humidify_off_at_rh: float
-    dehumidify_on_above_rh: float
-    dehumidify_off_at_rh: float
-    vent_humidity_on_above_rh: float
-    vent_humidity_off_at_rh: float
+    humidify_urgent_above_vpd: float
+    dehumidify_urgent_below_vpd: float
+    humidify_on_above_vpd: float
+    humidify_off_at_vpd: float
+    dehumidify_on_below_vpd: float
+    dehumidify_off_at_vpd: float
+    vent_humidity_on_below_vpd: float
+    vent_humidity_off_at_vpd: float
 
 
 def _thresholds(
     targets: PeriodTargets,
-    climate: ClimateAssessment,
     settings: ControlSettings,
     kinds: frozenset[ActuatorKind],
 ) -> _Thresholds:
@@ -566,13 +615,12 @@ def _thresholds(
     below, above = t - t_band.low, t_band.high - t
     v, v_band = targets.vpd, targets.vpd_band
     v_below, v_above = v - v_band.low, v_band.high - v
-    air, leaf = climate.air_temperature, climate.leaf_temperature
     cool_on_above = t + act * above
-    dehumidify_on_above_rh = _rh_for(v - h_act * v_below, air, leaf)
+    dehumidify_on_below_vpd = v - h_act * v_below
     # The exhaust fan is a second stage behind a cooler or a dehumidifier: it joins half a
     # half-band further out than the first stage.
     second_temperature_stage = t + (act + 0.5) * above
-    second_humidity_stage = _rh_for(v - (h_act + 0.5) * v_below, air, leaf)
+    second_humidity_stage = v - (h_act + 0.5) * v_below
     return _Thresholds(
         heat_on_below=t - act * below,
         heat_off_at=t + release * above,
@@ -585,23 +633,23 @@ def _thresholds(
         # (see ControlSettings.partner_lockout).
         heat_urgent_below=t - (act + urgent) * below,
         cool_urgent_above=t + (act + urgent) * above,
-        humidify_urgent_below_rh=_rh_for(v + (h_act + urgent) * v_above, air, leaf),
-        dehumidify_urgent_above_rh=_rh_for(v - (h_act + urgent) * v_below, air, leaf),
+        humidify_urgent_above_vpd=v + (h_act + urgent) * v_above,
+        dehumidify_urgent_below_vpd=v - (h_act + urgent) * v_below,
         # Higher VPD is drier air: the humidifier acts above the target VPD.
-        humidify_on_below_rh=_rh_for(v + h_act * v_above, air, leaf),
-        humidify_off_at_rh=_rh_for(v - h_release * v_below, air, leaf),
-        dehumidify_on_above_rh=dehumidify_on_above_rh,
-        dehumidify_off_at_rh=_rh_for(v + h_release * v_above, air, leaf),
+        humidify_on_above_vpd=v + h_act * v_above,
+        humidify_off_at_vpd=v - h_release * v_below,
+        dehumidify_on_below_vpd=dehumidify_on_below_vpd,
+        dehumidify_off_at_vpd=v + h_release * v_above,
         # An exhaust fan pulls the tent towards the room's climate, which may never reach the
         # target: it stops well inside the band (behind a dehumidifier: as soon as the
         # dehumidifier could take over), so that it can always stop.
-        vent_humidity_off_at_rh=(
-            dehumidify_on_above_rh
+        vent_humidity_off_at_vpd=(
+            dehumidify_on_below_vpd
             if ActuatorKind.DEHUMIDIFIER in kinds
-            else _rh_for(v - h_act / 2 * v_below, air, leaf)
+            else v - h_act / 2 * v_below
         ),
-        vent_humidity_on_above_rh=(
-            second_humidity_stage if ActuatorKind.DEHUMIDIFIER in kinds else dehumidify_on_above_rh
+        vent_humidity_on_below_vpd=(
+            second_humidity_stage if ActuatorKind.DEHUMIDIFIER in kinds else dehumidify_on_below_vpd
         ),
     )
 
@@ -668,14 +716,26 @@ def _climate_wishes(
     """What each climate actuator kind should do to chase the targets (priority 4)."""
     kinds = frozenset(is_on)
     allowed = _MODE_KINDS[inputs.mode]
-    th = _thresholds(targets, climate, settings, kinds)
+    th = _thresholds(targets, settings, kinds)
     air, rh = climate.air_temperature, climate.relative_humidity
+    # Humidity is judged at the air's temperature and at the reference temperature (the
+    # temperature control's switching point while the air is beyond it, see
+    # _reference_temperature); a humidity actuator acts only while both agree, so a heater
+    # pause does not start the dehumidifier.
+    ref_vpd, vpd_now = climate.reference_vpd, climate.vpd
+
+    def drier_than(threshold: float) -> bool:
+        return min(ref_vpd, vpd_now) > threshold
+
+    def wetter_than(threshold: float) -> bool:
+        return max(ref_vpd, vpd_now) < threshold
+
     wishes: dict[ActuatorKind, _Wish] = {}
     t_text = f"{air:.1f} °C, target {targets.temperature:.1f} °C"
-    h_text = (
-        f"{rh:.0f} % RH (VPD {climate.vpd:.2f} kPa), target {climate.target_humidity:.0f} % RH "
-        f"(VPD {targets.vpd:.2f} kPa)"
-    )
+    h_text = f"VPD {vpd_now:.2f} kPa ({rh:.0f} % RH at {air:.1f} °C)"
+    if climate.reference_temperature != air:
+        h_text += f" and {ref_vpd:.2f} kPa at {climate.reference_temperature:.1f} °C"
+    h_text += f", target {targets.vpd:.2f} kPa"
 
     def hysteresis(kind: ActuatorKind, on_when: bool, hold_while: bool) -> bool:
         return hold_while if is_on.get(kind, False) else on_when
@@ -696,11 +756,16 @@ def _climate_wishes(
         )
     if ActuatorKind.HUMIDIFIER in allowed:
         on = hysteresis(
-            ActuatorKind.HUMIDIFIER, rh < th.humidify_on_below_rh, rh < th.humidify_off_at_rh
+            ActuatorKind.HUMIDIFIER,
+            drier_than(th.humidify_on_above_vpd),
+            drier_than(th.humidify_off_at_vpd),
         )
         wishes[ActuatorKind.HUMIDIFIER] = (
             _Wish(
-                True, ReasonCode.TOO_DRY, f"Humidifying: {h_text}", rh < th.humidify_urgent_below_rh
+                True,
+                ReasonCode.TOO_DRY,
+                f"Humidifying: {h_text}",
+                drier_than(th.humidify_urgent_above_vpd),
             )
             if on
             else _Wish(False, ReasonCode.NOT_NEEDED, f"No humidifying needed: {h_text}")
@@ -708,15 +773,15 @@ def _climate_wishes(
     if ActuatorKind.DEHUMIDIFIER in allowed:
         on = hysteresis(
             ActuatorKind.DEHUMIDIFIER,
-            rh > th.dehumidify_on_above_rh,
-            rh > th.dehumidify_off_at_rh,
+            wetter_than(th.dehumidify_on_below_vpd),
+            wetter_than(th.dehumidify_off_at_vpd),
         )
         wishes[ActuatorKind.DEHUMIDIFIER] = (
             _Wish(
                 True,
                 ReasonCode.TOO_HUMID,
                 f"Dehumidifying: {h_text}",
-                rh > th.dehumidify_urgent_above_rh,
+                wetter_than(th.dehumidify_urgent_below_vpd),
             )
             if on
             else _Wish(False, ReasonCode.NOT_NEEDED, f"No dehumidifying needed: {h_text}")
@@ -728,8 +793,16 @@ def _climate_wishes(
         hot = uses_temperature and (
             air > th.cool_off_at if vent_on else air > th.vent_heat_on_above
         )
-        humid = uses_humidity and (
-            rh > th.vent_humidity_off_at_rh if vent_on else rh > th.vent_humidity_on_above_rh
+        # Room air cools the tent: venting moisture while it needs heat fights the heater.
+        needs_heat = is_on.get(ActuatorKind.HEATER, False) or air < th.heat_on_below
+        humid = (
+            uses_humidity
+            and not needs_heat
+            and (
+                wetter_than(th.vent_humidity_off_at_vpd)
+                if vent_on
+                else wetter_than(th.vent_humidity_on_below_vpd)
+            )
         )
         if hot:
             wishes[ActuatorKind.EXHAUST_FAN] = _Wish(
@@ -908,7 +981,12 @@ def evaluate(inputs: ControlInputs, settings: ControlSettings | None = None) -> 
                 is_on[ActuatorKind.EXHAUST_FAN], code, f"{text}: exhaust fan left as it is"
             )
     else:
-        climate = _assess(inputs.readings, targets, settings)
+        held_off = frozenset(
+            a.kind for a in inputs.actuators if not a.is_on and a.hold_remaining() > 0
+        )
+        climate = _assess(
+            inputs.readings, targets, settings, _MODE_KINDS[inputs.mode] & is_on.keys(), held_off
+        )
         wishes.update(
             {
                 k: w
@@ -916,10 +994,15 @@ def evaluate(inputs: ControlInputs, settings: ControlSettings | None = None) -> 
                 if k in is_on
             }
         )
-        if inputs.mode is not ControlMode.OFF:
-            wishes.update(
-                {k: w for k, w in _limit_wishes(climate, settings, is_on).items() if k in is_on}
-            )
+        # Hard limits override every mode; in "off" only in the safety direction (heater and
+        # humidifier off), nothing is switched on.
+        wishes.update(
+            {
+                k: w
+                for k, w in _limit_wishes(climate, settings, is_on).items()
+                if k in is_on and (inputs.mode is not ControlMode.OFF or not w.on)
+            }
+        )
     off_for: dict[ActuatorKind, float] = {}
     for actuator in inputs.actuators:
         off_for[actuator.kind] = min(

@@ -33,8 +33,12 @@ Live state (updated from state events of the input entities):
   see ``zone.vpd_is_leaf``), kPa, or ``None``; ``zone.vpd_status``: :class:`VpdStatus` of it
   against ``zone.vpd_band``, or ``None`` while unavailable.
 - ``zone.is_day``: day or night period. Follows the mapped light entity (on = day) when
-  there is one, else day; ``zone.async_set_is_day(bool)`` lets a schedule override it until
-  the light changes.
+  there is one, else the light schedule of the options (lights-on time and photoperiod)
+  when there is one, else day; ``zone.async_set_is_day(bool)`` overrides it until the light
+  or the schedule switches.
+- ``zone.light_schedule``: the :class:`.control.LightSchedule` of the options, or ``None``;
+  ``zone.light_phase(now)``: the :class:`.control.LightPhase` for the control engine (day or
+  night, and the seconds to the next switch while the schedule agrees with the period).
 - ``zone.growth_stage`` (:class:`.growth_stages.GrowthStage`) and ``zone.targets``
   (:class:`ZoneTargets`: day/night temperature in °C and day/night leaf VPD in kPa);
   ``zone.target_temperature`` / ``zone.target_vpd`` / ``zone.vpd_band`` for the current
@@ -97,10 +101,12 @@ from .const import (
     CONF_LEAF_OFFSET,
     CONF_LEAF_TEMPERATURE_ENTITY,
     CONF_LIGHT,
+    CONF_LIGHTS_ON_TIME,
     CONF_MAX_INPUT_AGE,
     CONF_NODE_DEVICE_IDENTIFIER,
     CONF_NODE_ID,
     CONF_NODE_SAMPLE_INTERVAL,
+    CONF_PHOTOPERIOD,
     CONF_TEMPERATURE_ENTITY,
     CONF_ZONE_NAME,
     DEFAULT_LEAF_OFFSET,
@@ -113,6 +119,7 @@ from .const import (
     MIN_TARGET_VPD,
     MQTT_PLATFORM,
 )
+from .control import ControlError, LightPhase, LightSchedule
 from .growth_stages import STAGE_TARGETS, GrowthStage
 
 if TYPE_CHECKING:
@@ -280,6 +287,32 @@ def derive(
     )
 
 
+def light_schedule_from_options(options: Mapping[str, Any]) -> LightSchedule | None:
+    """The light schedule of a zone's options (``None`` without one).
+
+    Raises ValueError when the options hold an invalid schedule.
+    """
+    on_time, hours = options.get(CONF_LIGHTS_ON_TIME), options.get(CONF_PHOTOPERIOD)
+    if not on_time or not hours:
+        return None
+    parsed = dt_util.parse_time(str(on_time))
+    if parsed is None:
+        raise ValueError(f"lights-on time {on_time!r} is not a time of day")
+    try:
+        return LightSchedule(
+            on_at=parsed.hour * 3600.0 + parsed.minute * 60.0 + parsed.second,
+            on_for=float(hours) * 3600.0,
+        )
+    except ControlError as err:
+        raise ValueError(str(err)) from err
+
+
+def seconds_of_day(moment: datetime) -> float:
+    """Seconds since local midnight (Home Assistant's time zone)."""
+    local = dt_util.as_local(moment)
+    return local.hour * 3600.0 + local.minute * 60.0 + local.second + local.microsecond / 1e6
+
+
 def _replace_value(mapping: Mapping[str, Any], old: str, new: str) -> dict[str, Any]:
     return {key: (new if value == old else value) for key, value in mapping.items()}
 
@@ -305,6 +338,11 @@ class GrowZone:
             key: config[key] for key in ACTUATOR_KEYS if config.get(key)
         }
         self.max_input_age = timedelta(seconds=self._max_input_age_seconds(config))
+        try:
+            self.light_schedule: LightSchedule | None = light_schedule_from_options(config)
+        except ValueError as err:
+            _LOGGER.warning("Grow zone %s: light schedule ignored: %s", self.name, err)
+            self.light_schedule = None
 
         self.readings = ZoneReadings()
         self.derived: DerivedValues | None = None
@@ -320,6 +358,7 @@ class GrowZone:
         self._next_listener_id = 0
         self._unsubscribers: list[CALLBACK_TYPE] = []
         self._cancel_stale_timer: CALLBACK_TYPE | None = None
+        self._cancel_schedule_timer: CALLBACK_TYPE | None = None
         self._logged_unavailable = False
         self._started = False
 
@@ -372,6 +411,20 @@ class GrowZone:
     def available(self) -> bool:
         """Whether derived values are available (all inputs valid and fresh)."""
         return self.derived is not None
+
+    def light_phase(self, now: datetime) -> LightPhase:
+        """Day or night, and the seconds to the next switch of the lights when known.
+
+        The time to the switch comes from the light schedule, and only while the schedule
+        agrees with the current period: a light that does not follow the schedule (or a
+        period set by hand) gives no forecast. The engine never switches the light itself.
+        """
+        if self.light_schedule is None:
+            return LightPhase(is_day=self.is_day)
+        scheduled = self.light_schedule.phase_at(seconds_of_day(now))
+        if scheduled.is_day != self.is_day:
+            return LightPhase(is_day=self.is_day)
+        return LightPhase(is_day=self.is_day, seconds_to_switch=scheduled.seconds_to_switch)
 
     @property
     def target_temperature(self) -> float:
@@ -514,6 +567,8 @@ class GrowZone:
                 )
             )
             self._update_period_from_light(self.hass.states.get(light_entity_id))
+        elif self.light_schedule is not None:
+            self._follow_schedule()
         self._update_readings()
 
     @callback
@@ -522,6 +577,9 @@ class GrowZone:
         while self._unsubscribers:
             self._unsubscribers.pop()()
         self._cancel_stale()
+        if self._cancel_schedule_timer is not None:
+            self._cancel_schedule_timer()
+            self._cancel_schedule_timer = None
         self._listeners.clear()
         self._started = False
 
@@ -545,6 +603,22 @@ class GrowZone:
         if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
             return  # keep the period we had: a flaky light entity must not flip targets
         self.async_set_is_day(state.state == STATE_ON)
+
+    @callback
+    def _follow_schedule(self) -> None:
+        """Take the period from the schedule, and come back at its next switch."""
+        assert self.light_schedule is not None  # noqa: S101  # only called with a schedule
+        phase = self.light_schedule.phase_at(seconds_of_day(dt_util.utcnow()))
+        # A hair after the switch, so that the schedule says the new period.
+        self._cancel_schedule_timer = async_call_later(
+            self.hass, (phase.seconds_to_switch or 0.0) + 0.01, self._async_schedule_switched
+        )
+        self.async_set_is_day(phase.is_day)
+
+    @callback
+    def _async_schedule_switched(self, _now: datetime) -> None:
+        self._cancel_schedule_timer = None
+        self._follow_schedule()
 
     @callback
     def _async_entity_registry_updated(

@@ -35,6 +35,7 @@ from homeassistant.core import HomeAssistant, State
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -46,14 +47,19 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.rala import psychrometrics
 from custom_components.rala.climate import issue_id
 from custom_components.rala.const import (
+    CONF_LIGHTS_ON_TIME,
+    CONF_MAX_HUMIDITY,
     CONF_MAX_INPUT_AGE,
     CONF_MAX_TEMPERATURE,
+    CONF_MIN_OFF_TIME,
+    CONF_MIN_ON_TIME,
+    CONF_PHOTOPERIOD,
     DOMAIN,
 )
 from custom_components.rala.control import ReasonCode
 from custom_components.rala.growth_stages import STAGE_TARGETS, GrowthStage
 
-from .common import set_inputs, zone_entry
+from .common import CELSIUS, HUMIDITY, PERCENT, TEMPERATURE, set_inputs, zone_entry
 
 CLIMATE = "climate.tent"
 BOOLEANS = ("heater", "cooler", "humidifier", "dehumidifier", "exhaust_fan", "circulation_fan")
@@ -161,7 +167,7 @@ async def test_auto_chases_targets_with_min_on_off_timers(
     assert state.attributes["reason_code"] == "too_cold"
     # Warm and humid enough now, 10 s later: held on (min on), then off on the timer.
     await _pass(hass, freezer, 10)
-    set_inputs(hass, "26.5", _rh_for_vpd(0.95, 26.5))
+    set_inputs(hass, "26.5", _rh_for_vpd(0.88, 26.5))
     await hass.async_block_till_done()
     assert _on(hass, "heater")
     heater = _climate(hass).attributes["actuators"]["input_boolean.heater"]
@@ -487,3 +493,158 @@ async def test_mode_survives_a_reload(hass: HomeAssistant) -> None:
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
     assert _climate(hass).state == HVACMode.HEAT_COOL
+
+
+# --- coalesced input updates ------------------------------------------------------------------
+
+
+def _rh_with_water_of(rh: float, air: float, at: float) -> str:
+    """The RH at ``air`` of the water that has ``rh`` at ``at`` (as a state string)."""
+    vapour = psychrometrics.actual_vapour_pressure(at, rh)
+    return f"{100 * vapour / psychrometrics.saturation_vapour_pressure(air):.1f}"
+
+
+async def _humidity_pair_zone(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> str:
+    """A zone with a humidifier and a dehumidifier only, in band at 26 °C and idle.
+
+    Without a heater or cooler the humidity is judged at the air's own temperature. The
+    next reading (22 °C) comes with the humidity that keeps the VPD at the target; the
+    previous humidity with the new temperature would be far too humid (VPD about 0.73 kPa).
+    Returns that next humidity.
+    """
+    set_inputs(hass, "26.0", _rh_for_vpd(1.0, 26.0))
+    await _setup(hass, actuators=("humidifier", "dehumidifier"))
+    await _call(hass, SERVICE_SET_HVAC_MODE, hvac_mode=HVACMode.AUTO)
+    await _pass(hass, freezer, 61)
+    assert not _on(hass, "dehumidifier")
+    assert not _on(hass, "humidifier")
+    half = psychrometrics.vpd_leaf(22.0, float(_rh_for_vpd(1.0, 26.0)), leaf_offset_c=2.0)
+    assert half < STAGE_TARGETS[GrowthStage.VEGETATIVE].vpd_low_kpa
+    return _rh_for_vpd(1.0, 22.0)
+
+
+async def test_temperature_and_humidity_of_one_turn_make_one_decision(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Both written in the same event-loop turn: the engine sees the pair, not half of it."""
+    humidity = await _humidity_pair_zone(hass, freezer)
+    hass.states.async_set(TEMPERATURE, "22.0", CELSIUS)
+    hass.states.async_set(HUMIDITY, humidity, PERCENT)
+    await hass.async_block_till_done()
+    await _pass(hass, freezer, 2)
+    assert not _on(hass, "dehumidifier")
+    assert _climate(hass).attributes["vpd"] == pytest.approx(1.0, abs=0.02)
+
+
+async def test_a_reading_waits_up_to_a_second_for_its_partner(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """The humidity follows the temperature 0.5 s later (two MQTT entities of one message):
+    one decision on the pair. A temperature whose humidity never comes is decided on after
+    the wait, with the humidity there is."""
+    humidity = await _humidity_pair_zone(hass, freezer)
+    hass.states.async_set(TEMPERATURE, "22.0", CELSIUS)
+    await hass.async_block_till_done()
+    assert _climate(hass).attributes["vpd"] == pytest.approx(1.0, abs=0.02)  # not decided yet
+    # Half a second later (the harness's time-changed event would round up to the second).
+    freezer.tick(timedelta(seconds=0.5))
+    hass.states.async_set(HUMIDITY, humidity, PERCENT)
+    await hass.async_block_till_done()
+    assert _climate(hass).attributes["vpd"] == pytest.approx(1.0, abs=0.02)
+    await _pass(hass, freezer, 5)
+    assert not _on(hass, "dehumidifier")
+    # Back to 26 °C, but the humidity stays silent: decided on after the wait.
+    hass.states.async_set(TEMPERATURE, "26.0", CELSIUS)
+    await hass.async_block_till_done()
+    assert _climate(hass).attributes["vpd"] == pytest.approx(1.0, abs=0.02)
+    await _pass(hass, freezer, 1.01)
+    assert _climate(hass).attributes["vpd"] > 1.25  # the humidity of 22 °C at 26 °C
+
+
+async def test_an_unusable_reading_is_acted_on_at_once(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """The temperature goes unavailable: the heater goes off in the same turn, no wait."""
+    set_inputs(hass, "20.0", "50")
+    await _setup(hass, actuators=("heater",))
+    await _call(hass, SERVICE_SET_HVAC_MODE, hvac_mode=HVACMode.HEAT)
+    await _pass(hass, freezer, 61)
+    assert _on(hass, "heater")
+    hass.states.async_set(TEMPERATURE, "unavailable")
+    await hass.async_block_till_done()
+    assert not _on(hass, "heater")
+    assert _climate(hass).attributes["reason_code"] == "inputs_missing"
+
+
+# --- hard limits in mode off, minimum times from the options ----------------------------------
+
+
+async def test_hard_limits_switch_off_in_mode_off_but_never_on(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Heater and humidifier left on by hand in "off": off at the hard limits (within their
+    minimum on time); cooler, dehumidifier and exhaust fan stay off."""
+    set_inputs(hass, "24.0", "50")
+    await _setup(
+        hass,
+        initial_on=("heater", "humidifier"),
+        options={CONF_MAX_TEMPERATURE: 30.0, CONF_MAX_HUMIDITY: 75.0, CONF_MIN_ON_TIME: 900},
+    )
+    await _pass(hass, freezer, 61)
+    assert _on(hass, "heater")
+    assert _on(hass, "humidifier")
+    set_inputs(hass, "31.0", "50")
+    await hass.async_block_till_done()
+    assert not _on(hass, "heater")
+    assert _on(hass, "humidifier")
+    heater = _climate(hass).attributes["actuators"]["input_boolean.heater"]
+    assert heater["reason_code"] == "over_max_temperature"
+    set_inputs(hass, "25.0", "80")
+    await hass.async_block_till_done()
+    assert not _on(hass, "humidifier")
+    assert not any(_on(hass, name) for name in ("cooler", "dehumidifier", "exhaust_fan"))
+    assert _climate(hass).state == HVACMode.OFF
+
+
+async def test_minimum_times_come_from_the_options(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """A 300 s minimum off time holds the heater that long, not the default 60 s."""
+    set_inputs(hass, "20.0", "50")
+    await _setup(hass, actuators=("heater",), options={CONF_MIN_OFF_TIME: 300})
+    await _call(hass, SERVICE_SET_HVAC_MODE, hvac_mode=HVACMode.HEAT)
+    await _pass(hass, freezer, 61)
+    assert not _on(hass, "heater")
+    assert _climate(hass).attributes["actuators"]["input_boolean.heater"]["reason_code"] == (
+        "min_off"
+    )
+    set_inputs(hass, "20.0", "50")
+    await _pass(hass, freezer, 240)
+    assert _on(hass, "heater")
+
+
+async def test_light_schedule_anticipation_starts_the_day_early(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """No light entity, 18/6 from 06:00: at 05:40 the night targets hold (21 °C); from
+    05:50 the day targets (26 °C) apply already and the heater starts, on the engine's own
+    timer, with the readings unchanged."""
+    start = dt_util.parse_datetime("2026-11-25 05:40:00")
+    assert start is not None
+    freezer.move_to(dt_util.as_utc(start.replace(tzinfo=dt_util.get_default_time_zone())))
+    set_inputs(hass, "21.0", _rh_for_vpd(1.0, 21.0))
+    await _setup(
+        hass,
+        actuators=("heater",),
+        options={CONF_LIGHTS_ON_TIME: "06:00:00", CONF_PHOTOPERIOD: 18, CONF_MAX_INPUT_AGE: 3600},
+    )
+    await _call(hass, SERVICE_SET_HVAC_MODE, hvac_mode=HVACMode.HEAT)
+    await _pass(hass, freezer, 61)
+    state = _climate(hass)
+    assert state.attributes["is_day"] is False
+    assert state.attributes["temperature"] == 21.0
+    assert not _on(hass, "heater")
+    await _pass(hass, freezer, 540)  # 05:50:01
+    assert _on(hass, "heater")
+    assert _climate(hass).attributes["reason_code"] == "too_cold"
+    assert _climate(hass).attributes["is_day"] is False

@@ -13,7 +13,7 @@ from homeassistant.config_entries import (
     ConfigEntryState,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -24,13 +24,19 @@ from custom_components.rala.const import (
     CONF_LEAF_OFFSET,
     CONF_LEAF_TEMPERATURE_ENTITY,
     CONF_LIGHT,
+    CONF_LIGHTS_ON_TIME,
+    CONF_MAX_HUMIDITY,
     CONF_MAX_INPUT_AGE,
+    CONF_MAX_TEMPERATURE,
+    CONF_MIN_OFF_TIME,
+    CONF_MIN_ON_TIME,
     CONF_NODE_DEVICE_IDENTIFIER,
     CONF_NODE_ID,
     CONF_NODE_SAMPLE_INTERVAL,
     CONF_NODE_SENSOR,
     CONF_NODE_UNIQUE_IDS,
     CONF_NODE_ZONE,
+    CONF_PHOTOPERIOD,
     CONF_TEMPERATURE_ENTITY,
     CONF_ZONE_NAME,
     DOMAIN,
@@ -507,6 +513,58 @@ async def test_options_of_unloaded_zone_have_no_targets(hass: HomeAssistant) -> 
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == {CONF_LEAF_OFFSET: -1.0}
+
+
+def _suggested(result: Any, key: str) -> Any:
+    """The value the options form suggests for ``key``."""
+    for marker in result["data_schema"].schema:
+        if marker == key:
+            return (marker.description or {}).get("suggested_value")
+    raise KeyError(key)
+
+
+async def test_options_hard_limits_minimum_times_and_light_schedule(hass: HomeAssistant) -> None:
+    """The safety settings and the light schedule are stored; the schedule needs both
+    fields; the form suggests the defaults, then the stored values."""
+    entry = zone_entry()
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert _suggested(result, CONF_MAX_TEMPERATURE) == 35.0
+    assert _suggested(result, CONF_MAX_HUMIDITY) == 85.0
+    assert _suggested(result, CONF_MIN_ON_TIME) == 60.0
+    assert _suggested(result, CONF_MIN_OFF_TIME) == 60.0
+    assert _suggested(result, CONF_LIGHTS_ON_TIME) is None
+    settings = {
+        CONF_LEAF_OFFSET: 2.0,
+        CONF_MAX_TEMPERATURE: 32.5,
+        CONF_MAX_HUMIDITY: 80,
+        CONF_MIN_ON_TIME: 120,
+        CONF_MIN_OFF_TIME: 180,
+        "actuators": {},
+    }
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**settings, CONF_PHOTOPERIOD: 18}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "light_schedule_incomplete"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**settings, CONF_LIGHTS_ON_TIME: "06:00:00", CONF_PHOTOPERIOD: 18}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == {
+        **{k: v for k, v in settings.items() if k != "actuators"},
+        CONF_LIGHTS_ON_TIME: "06:00:00",
+        CONF_PHOTOPERIOD: 18,
+    }
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert _suggested(result, CONF_MAX_TEMPERATURE) == 32.5
+    assert _suggested(result, CONF_MIN_OFF_TIME) == 180
+    assert _suggested(result, CONF_LIGHTS_ON_TIME) == "06:00:00"
+    assert _suggested(result, CONF_PHOTOPERIOD) == 18
+    with pytest.raises(InvalidData):
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {**settings, CONF_MAX_HUMIDITY: 101}
+        )
 
 
 async def test_discovery_next_zone_already_offered(hass: HomeAssistant) -> None:

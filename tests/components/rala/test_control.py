@@ -30,7 +30,11 @@ from custom_components.rala.control import (
     modes_for,
     next_evaluation_in,
 )
-from custom_components.rala.psychrometrics import relative_humidity_for_vpd, vpd_leaf
+from custom_components.rala.psychrometrics import (
+    relative_humidity_for_vpd,
+    saturation_vapour_pressure,
+    vpd_leaf,
+)
 
 K = ActuatorKind
 DAY = PeriodTargets(
@@ -49,6 +53,12 @@ AT_TARGET = -1.0
 def rh_for(vpd: float, air: float) -> float:
     """The RH that gives ``vpd`` at ``air`` with the default leaf offset."""
     return relative_humidity_for_vpd(vpd, air, leaf_offset_c=SETTINGS.leaf_offset)
+
+
+def rh_with_water_for(vpd: float, air: float, at: float = DAY.temperature) -> float:
+    """The RH at ``air`` of the water that gives ``vpd`` at the temperature ``at``."""
+    vapour = saturation_vapour_pressure(at - SETTINGS.leaf_offset) - vpd
+    return 100.0 * vapour / saturation_vapour_pressure(air)
 
 
 def actuator(
@@ -211,11 +221,36 @@ def test_over_max_humidity_switches_humidifier_off_and_dries() -> None:
     assert decision.actuators["dehumidifier"].code is ReasonCode.INTERLOCK
 
 
-def test_limits_do_not_act_in_mode_off() -> None:
-    """Off means off: nothing is switched on, whatever the climate."""
+def test_limits_in_mode_off_only_switch_off() -> None:
+    """Off switches nothing on, whatever the climate; idle, the limits have nothing to do."""
     decision = run(40.0, 95.0, mode=ControlMode.OFF)
     assert not any(states(decision).values())
-    assert decision.code is ReasonCode.MODE_OFF
+    assert decision.commands == {}
+
+
+@pytest.mark.parametrize(
+    ("air", "rh", "running", "code"),
+    [
+        (33.0, 50.0, K.HEATER, ReasonCode.OVER_MAX_TEMPERATURE),
+        (25.0, 82.0, K.HUMIDIFIER, ReasonCode.OVER_MAX_HUMIDITY),
+    ],
+)
+def test_limits_switch_heater_and_humidifier_off_in_mode_off(
+    air: float, rh: float, running: ActuatorKind, code: ReasonCode
+) -> None:
+    """A heater or humidifier the grower left on in "off" goes off at a hard limit (min on or
+    not); the cooler, dehumidifier and exhaust fan are not switched on."""
+    actuators = [
+        actuator(kind, on=kind is running, since=1, min_on=600)
+        for kind in (K.HEATER, K.COOLER, K.HUMIDIFIER, K.DEHUMIDIFIER, K.EXHAUST_FAN)
+    ]
+    decision = run(air, rh, mode=ControlMode.OFF, actuators=actuators)
+    assert decision.commands == {str(running): False}
+    assert decision.actuators[str(running)].code is code
+    assert decision.code is code
+    # Below the limit, a running heater or humidifier is left to the grower in "off".
+    calm = run(25.0, 50.0, mode=ControlMode.OFF, actuators=actuators)
+    assert calm.commands == {}
 
 
 def test_both_members_of_a_pair_on_is_repaired_at_once() -> None:
@@ -336,15 +371,16 @@ def test_exhaust_fan_cools_when_there_is_no_cooler() -> None:
 @pytest.mark.parametrize(
     ("heater_on", "air", "expected"),
     [
-        (False, 24.2, False),  # between on and off thresholds: stays off...
-        (True, 24.2, True),  # ...or stays on
-        (True, 25.3, True),  # a little past the target: still heating
-        (True, 25.6, False),  # released past target + release fraction
-        (False, 23.9, True),  # act fraction of the way to the band edge
+        (False, 24.3, False),  # between on and off thresholds: stays off...
+        (True, 24.3, True),  # ...or stays on
+        (True, 25.1, True),  # a little past the target: still heating
+        (True, 25.3, False),  # released past target + release fraction
+        (False, 24.1, True),  # act fraction of the way to the band edge
     ],
 )
 def test_heater_hysteresis(heater_on: bool, air: float, expected: bool) -> None:
-    """Acting halfway to the band edge, releasing a quarter past the target (defaults)."""
+    """Acting 40 % of the way to the band edge (24.2 °C), releasing a tenth of the half band
+    past the target (25.2 °C): the defaults, with a band of ± 2 °C."""
     decision = run(air, actuators=[actuator(K.HEATER, on=heater_on)])
     assert decision.actuators["heater"].on is expected
 
@@ -390,13 +426,145 @@ def test_vpd_is_chased(vpd: float, expected: dict[str, bool], code: ReasonCode) 
     assert decision.code is code
 
 
+HEAT_ON_BELOW = DAY.temperature - SETTINGS.temperature_act_fraction * 2.0
+"""The heater's switching point with the day targets (band ± 2 °C): 24.2 °C."""
+COOL_ON_ABOVE = DAY.temperature + SETTINGS.temperature_act_fraction * 2.0
+"""The cooler's switching point with the day targets: 25.8 °C."""
+HELD_OFF = {"since": 10.0, "min_off": 60.0}
+"""An actuator switched off 10 s ago with a minimum off time of 60 s: held off."""
+
+
+def test_a_heater_pause_does_not_start_the_dehumidifier() -> None:
+    """The heater is off (held by its minimum off time) and the air cooled to 23 °C: its RH
+    is up and the VPD below band right now, but at 24.2 °C, where the heater brings the air
+    back, the same water is in band. Judged on both, the dehumidifier stays off."""
+    rh = rh_with_water_for(0.85, 23.0, at=HEAT_ON_BELOW)
+    assert vpd_leaf(23.0, rh) < DAY.vpd_band.low  # the air alone would say "too humid"
+    paused = actuator(K.HEATER, **HELD_OFF)
+    pair = [actuator(K.HUMIDIFIER), actuator(K.DEHUMIDIFIER)]
+    decision = run(23.0, rh, actuators=[paused, *pair])
+    assert states(decision) == {"heater": False, "humidifier": False, "dehumidifier": False}
+    assert decision.actuators["heater"].code is ReasonCode.MIN_OFF
+    assert decision.climate is not None
+    assert decision.climate.reference_temperature == HEAT_ON_BELOW
+    assert decision.climate.reference_vpd == pytest.approx(0.85, abs=1e-6)
+    assert decision.climate.vpd == pytest.approx(vpd_leaf(23.0, rh))
+    # While the heater runs or may run (a slow warm-up), the air's own VPD counts.
+    for heater in (actuator(K.HEATER, on=True), actuator(K.HEATER, since=10, ran=10)):
+        warming = run(23.0, rh, actuators=[heater, *pair])
+        assert warming.climate is not None
+        assert warming.climate.reference_temperature == 23.0
+        assert states(warming) == {"heater": True, "humidifier": False, "dehumidifier": True}
+
+
+@pytest.mark.parametrize(
+    ("air", "temperature_actuator", "mode", "reference"),
+    [
+        (21.0, actuator(K.HEATER, **HELD_OFF), ControlMode.AUTO, HEAT_ON_BELOW),
+        (28.0, actuator(K.COOLER, **HELD_OFF), ControlMode.AUTO, COOL_ON_ABOVE),
+        (21.0, actuator(K.HEATER), ControlMode.AUTO, 21.0),
+        (21.0, actuator(K.HEATER, on=True, since=10, min_on=60), ControlMode.AUTO, 21.0),
+        (28.0, actuator(K.COOLER, on=True), ControlMode.AUTO, 28.0),
+        (28.0, actuator(K.EXHAUST_FAN, **HELD_OFF), ControlMode.AUTO, 28.0),
+        (24.5, actuator(K.HEATER, **HELD_OFF), ControlMode.AUTO, 24.5),
+        (21.0, actuator(K.HEATER, **HELD_OFF), ControlMode.DRY, 21.0),
+        (21.0, actuator(K.COOLER, **HELD_OFF), ControlMode.AUTO, 21.0),
+    ],
+)
+def test_humidity_reference_temperature(
+    air: float, temperature_actuator: ActuatorStatus, mode: ControlMode, reference: float
+) -> None:
+    """Beyond the switching point of a heater or cooler (that the mode may use) held off by
+    its minimum off time: that switching point; otherwise the air's own temperature."""
+    humidity = [actuator(K.HUMIDIFIER), actuator(K.DEHUMIDIFIER)]
+    decision = run(air, 50.0, mode=mode, actuators=[temperature_actuator, *humidity])
+    assert decision.climate is not None
+    assert decision.climate.reference_temperature == reference
+    leaf = reference - SETTINGS.leaf_offset
+    expected = saturation_vapour_pressure(leaf) - saturation_vapour_pressure(air) * 0.5
+    assert decision.climate.reference_vpd == pytest.approx(expected, abs=1e-6)
+
+
+def test_no_humidity_action_unless_air_and_reference_agree() -> None:
+    """Dry at the heater's switching point but humid right now (cold air in a heater pause):
+    no humidifier; humid at the cooler's switching point but dry right now (hot air in a
+    cooler pause): no dehumidifier; a running humidifier stops once either view is past
+    the target."""
+    heater_pause = actuator(K.HEATER, **HELD_OFF)
+    cold = run(
+        20.0,
+        rh_with_water_for(1.3, 20.0, at=HEAT_ON_BELOW),
+        actuators=[heater_pause, actuator(K.HUMIDIFIER), actuator(K.DEHUMIDIFIER)],
+    )
+    assert decision_vpd(cold) < DAY.vpd_band.low
+    assert states(cold) == {"heater": False, "humidifier": False, "dehumidifier": False}
+    cooler_pause = actuator(K.COOLER, **HELD_OFF)
+    hot = run(
+        30.0,
+        rh_with_water_for(0.5, 30.0, at=COOL_ON_ABOVE),
+        actuators=[cooler_pause, actuator(K.HUMIDIFIER), actuator(K.DEHUMIDIFIER)],
+    )
+    assert decision_vpd(hot) > DAY.vpd_band.high
+    assert states(hot) == {"cooler": False, "humidifier": False, "dehumidifier": False}
+    running = run(
+        20.0,
+        rh_with_water_for(1.3, 20.0, at=HEAT_ON_BELOW),
+        actuators=[heater_pause, actuator(K.HUMIDIFIER, on=True), actuator(K.DEHUMIDIFIER)],
+    )
+    assert running.commands == {"humidifier": False}
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(
+    air=st.floats(15.0, 31.0),
+    rh=st.floats(5.0, 79.0),
+    heater_on=st.booleans(),
+    cooler_on=st.booleans(),
+)
+def test_judging_twice_never_adds_a_humidity_action(
+    air: float, rh: float, heater_on: bool, cooler_on: bool
+) -> None:
+    """Whatever the temperature swing: a humidity actuator the engine starts is one that
+    judging the air alone would start too (the reference only ever holds one back)."""
+    humidity = [actuator(K.HUMIDIFIER), actuator(K.DEHUMIDIFIER)]
+    temperature = [
+        actuator(K.HEATER, on=heater_on and not cooler_on, since=10, min_on=60, min_off=60),
+        actuator(K.COOLER, on=cooler_on, since=10, min_on=60, min_off=60),
+    ]
+    decision = run(air, rh, actuators=[*temperature, *humidity])
+    alone = run(air, rh, actuators=humidity)  # no temperature control: the air alone
+    assert alone.climate is not None
+    assert alone.climate.reference_temperature == air
+    for kind in ("humidifier", "dehumidifier"):
+        if decision.actuators[kind].on:
+            assert alone.actuators[kind].on, (kind, decision.details)
+
+
+def test_exhaust_fan_does_not_vent_humidity_while_heat_is_needed() -> None:
+    """Room air cools the tent: too humid and too cold, the heater acts, the fan does not."""
+    humid_and_cold = run(
+        23.0, rh_for(0.6, 23.0), actuators=[actuator(K.HEATER), actuator(K.EXHAUST_FAN)]
+    )
+    assert states(humid_and_cold) == {"heater": True, "exhaust_fan": False}
+    humid_only = run(
+        25.0, rh_for(0.6, 25.0), actuators=[actuator(K.HEATER), actuator(K.EXHAUST_FAN)]
+    )
+    assert states(humid_only) == {"heater": False, "exhaust_fan": True}
+
+
+def decision_vpd(decision: ControlDecision) -> float:
+    """The leaf VPD right now of a decision with usable inputs."""
+    assert decision.climate is not None
+    return decision.climate.vpd
+
+
 def test_exhaust_fan_dehumidifies_without_dehumidifier() -> None:
     """Too humid and no dehumidifier: the exhaust fan vents the moisture."""
     decision = run(25.0, rh_for(0.75, 25.0), actuators=[actuator(K.EXHAUST_FAN)])
     assert decision.actuators["exhaust_fan"].on is True
     assert decision.actuators["exhaust_fan"].code is ReasonCode.TOO_HUMID
     both = [actuator(K.EXHAUST_FAN), actuator(K.DEHUMIDIFIER)]
-    first_stage = run(25.0, rh_for(0.75, 25.0), actuators=both)
+    first_stage = run(25.0, rh_for(0.78, 25.0), actuators=both)
     assert states(first_stage) == {"exhaust_fan": False, "dehumidifier": True}
     second_stage = run(25.0, rh_for(0.65, 25.0), actuators=both)
     assert states(second_stage) == {"exhaust_fan": True, "dehumidifier": True}
@@ -412,7 +580,7 @@ def test_exhaust_fan_dehumidifies_without_dehumidifier() -> None:
         (ControlMode.HEAT, 20.0, 1.5, {"heater", "circulation_fan"}),
         (ControlMode.COOL, 26.5, 0.75, {"cooler", "circulation_fan"}),
         (ControlMode.HEAT_COOL, 20.0, 1.5, {"heater", "circulation_fan"}),
-        (ControlMode.DRY, 26.5, 0.75, {"dehumidifier", "circulation_fan"}),
+        (ControlMode.DRY, 26.5, 0.78, {"dehumidifier", "circulation_fan"}),
         (ControlMode.FAN_ONLY, 20.0, 1.5, {"exhaust_fan", "circulation_fan"}),
         (ControlMode.AUTO, 20.0, 1.5, {"heater", "humidifier", "circulation_fan"}),
     ],
@@ -638,6 +806,9 @@ def test_properties_over_random_sequences(
             # The engine wakes up no later than the moment its readings go stale.
             assert decision.next_evaluation_in is not None
             assert decision.next_evaluation_in <= SETTINGS.stale_after - age + 0.02
+        if mode is ControlMode.OFF:
+            switched_on = {K(key) for key, on in decision.commands.items() if on}
+            assert switched_on <= {K.LIGHT}, decision.details
         for key, on in decision.commands.items():
             is_on[K(key)] = on
             since[K(key)] = 0.0

@@ -14,12 +14,20 @@ from custom_components.rala.const import (
     DEFAULT_MAX_HUMIDITY,
     DEFAULT_MAX_INPUT_AGE,
     DEFAULT_MAX_TEMPERATURE,
+    MAX_CYCLE_TIME,
     MAX_LEAF_OFFSET,
+    MAX_MAX_HUMIDITY,
     MAX_MAX_INPUT_AGE,
+    MAX_MAX_TEMPERATURE,
+    MAX_PHOTOPERIOD,
     MAX_TARGET_TEMPERATURE,
     MAX_TARGET_VPD,
+    MIN_CYCLE_TIME,
     MIN_LEAF_OFFSET,
+    MIN_MAX_HUMIDITY,
     MIN_MAX_INPUT_AGE,
+    MIN_MAX_TEMPERATURE,
+    MIN_PHOTOPERIOD,
     MIN_TARGET_TEMPERATURE,
     MIN_TARGET_VPD,
     TEMPERATURE_TOLERANCE,
@@ -109,6 +117,19 @@ def test_numbers_in_the_guide_are_the_integrations() -> None:
         f"**{DEFAULT_MAX_HUMIDITY:g} % RH**",
         f"target ± {TEMPERATURE_TOLERANCE:g} °C",
         f"at least {ACTUATOR_MIN_ON:g} seconds",
+        (
+            f"| Maximum temperature | {DEFAULT_MAX_TEMPERATURE:g} °C | "
+            f"{MIN_MAX_TEMPERATURE:g} to {MAX_MAX_TEMPERATURE:g} °C |"
+        ),
+        (
+            f"| Maximum humidity | {DEFAULT_MAX_HUMIDITY:g} % | "
+            f"{MIN_MAX_HUMIDITY:g} to {MAX_MAX_HUMIDITY:g} % |"
+        ),
+        (
+            f"| Minimum on time | {ACTUATOR_MIN_ON:g} s | {MIN_CYCLE_TIME:g} to "
+            f"{MAX_CYCLE_TIME:,.0f} s |".replace(",", " ")
+        ),
+        f"| Hours of light | empty | {MIN_PHOTOPERIOD:g} to {MAX_PHOTOPERIOD:g} h |",
     ):
         assert quoted in FLAT_GUIDE, quoted
     assert ACTUATOR_MIN_OFF == ACTUATOR_MIN_ON  # the guide quotes one minimum time for both

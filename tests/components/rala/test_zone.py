@@ -1,12 +1,13 @@
 """The zone runtime: inputs, unit conversion, derived values, staleness, targets."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 import logging
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -16,8 +17,10 @@ from custom_components.rala.const import (
     CONF_LEAF_OFFSET,
     CONF_LEAF_TEMPERATURE_ENTITY,
     CONF_LIGHT,
+    CONF_LIGHTS_ON_TIME,
     CONF_MAX_INPUT_AGE,
     CONF_NODE_SAMPLE_INTERVAL,
+    CONF_PHOTOPERIOD,
     CONF_TEMPERATURE_ENTITY,
     DOMAIN,
 )
@@ -303,3 +306,74 @@ async def test_start_is_idempotent(hass: HomeAssistant) -> None:
     listeners = hass.bus.async_listeners()
     zone.async_start()
     assert hass.bus.async_listeners() == listeners
+
+
+def _local(text: str) -> datetime:
+    """A local wall-clock time of Home Assistant's time zone, in UTC."""
+    parsed = dt_util.parse_datetime(text)
+    assert parsed is not None
+    return dt_util.as_utc(parsed.replace(tzinfo=dt_util.get_default_time_zone()))
+
+
+async def test_light_schedule_switches_day_and_night_without_a_light(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """18/6 from 06:00, no light entity: night at 05:00, day from 06:00, night from 00:00;
+    the climate engine gets the time to the next switch."""
+    freezer.move_to(_local("2026-11-25 05:00:00"))
+    hass.states.async_set(TEMP, "25.0", CELSIUS)
+    hass.states.async_set(HUMIDITY, "60", PERCENT)
+    _, zone = await _zone(hass, **{CONF_LIGHTS_ON_TIME: "06:00:00", CONF_PHOTOPERIOD: 18})
+    assert zone.light_schedule is not None
+    assert not zone.is_day
+    phase = zone.light_phase(dt_util.utcnow())
+    assert (phase.is_day, phase.seconds_to_switch) == (False, pytest.approx(3600))
+    assert not phase.scheduled  # the engine never switches a light of its own accord
+    freezer.move_to(_local("2026-11-25 06:00:01"))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert zone.is_day
+    assert zone.light_phase(dt_util.utcnow()).seconds_to_switch == pytest.approx(18 * 3600 - 1)
+    freezer.move_to(_local("2026-11-26 00:00:01"))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert not zone.is_day
+
+
+async def test_light_entity_and_schedule_forecast_only_while_they_agree(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """The light entity decides day and night; the schedule only tells when it switches
+    next, and only while the light does what the schedule says."""
+    freezer.move_to(_local("2026-11-25 12:00:00"))
+    hass.states.async_set(TEMP, "25.0", CELSIUS)
+    hass.states.async_set(HUMIDITY, "60", PERCENT)
+    hass.states.async_set(LIGHT, "on")
+    _, zone = await _zone(
+        hass, **{CONF_LIGHT: LIGHT, CONF_LIGHTS_ON_TIME: "06:00", CONF_PHOTOPERIOD: 18}
+    )
+    assert zone.light_phase(dt_util.utcnow()).seconds_to_switch == pytest.approx(12 * 3600)
+    hass.states.async_set(LIGHT, "off")  # switched off by hand at noon
+    await hass.async_block_till_done()
+    assert not zone.is_day
+    assert zone.light_phase(dt_util.utcnow()).seconds_to_switch is None
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {CONF_LIGHTS_ON_TIME: "25:00", CONF_PHOTOPERIOD: 18},
+        {CONF_LIGHTS_ON_TIME: "06:00", CONF_PHOTOPERIOD: 30},
+    ],
+)
+async def test_invalid_light_schedule_is_ignored_with_a_warning(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture, options: dict[str, object]
+) -> None:
+    """A schedule the options flow would not accept (edited by hand): warned, always day."""
+    hass.states.async_set(TEMP, "25.0", CELSIUS)
+    hass.states.async_set(HUMIDITY, "60", PERCENT)
+    _, zone = await _zone(hass, **options)
+    assert zone.light_schedule is None
+    assert zone.is_day
+    assert zone.light_phase(dt_util.utcnow()).seconds_to_switch is None
+    assert "light schedule ignored" in caplog.text
