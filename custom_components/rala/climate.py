@@ -102,6 +102,7 @@ from .control import (
 from .entity import GrowZoneEntity
 from .growth_stages import GrowthStage
 from .models import RalaConfigEntry
+from .services import apply_targets
 from .zone import GrowZone, Reading as ZoneReading, vpd_band_half_width
 
 _LOGGER = logging.getLogger(__name__)
@@ -600,7 +601,7 @@ class GrowZoneClimate(GrowZoneEntity, ClimateEntity, RestoreEntity):
             self._set_mode(ControlMode(HVACMode(hvac_mode).value))
         if (temperature := kwargs.get(ATTR_TEMPERATURE)) is not None:
             key = "day_temperature" if self.zone.is_day else "night_temperature"
-            self._set_targets(**{key: float(temperature)})
+            apply_targets(self.zone, {key: float(temperature)})
         self._async_evaluate()
 
     @override
@@ -629,17 +630,7 @@ class GrowZoneClimate(GrowZoneEntity, ClimateEntity, RestoreEntity):
                 },
             )
         key = "day_vpd" if self.zone.is_day else "night_vpd"
-        self._set_targets(**{key: round(vpd, 3)})
-
-    def _set_targets(self, **targets: float) -> None:
-        try:
-            self.zone.async_set_targets(**targets)
-        except ValueError as err:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="invalid_targets",
-                translation_placeholders={"error": str(err)},
-            ) from err
+        apply_targets(self.zone, {key: round(vpd, 3)})
 
     @override
     async def async_set_preset_mode(self, preset_mode: str) -> None:

@@ -7,6 +7,8 @@ Bad input raises a translated :class:`ServiceValidationError` and changes nothin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from homeassistant.core import HomeAssistant, ServiceCall, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv, service
@@ -15,6 +17,7 @@ import probatio
 from .const import DOMAIN, TARGET_KEYS
 from .growth_stages import GrowthStage
 from .models import RalaConfigEntry
+from .zone import GrowZone
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 ATTR_STAGE = "stage"
@@ -37,6 +40,18 @@ SET_TARGETS_SCHEMA = probatio.Schema(
         **{probatio.Optional(key): probatio.Coerce(float) for key in TARGET_KEYS},
     }
 )
+
+
+def apply_targets(zone: GrowZone, targets: Mapping[str, float]) -> None:
+    """Set targets of a zone; a value the zone refuses becomes a translated error."""
+    try:
+        zone.async_set_targets(**targets)
+    except ValueError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_targets",
+            translation_placeholders={"error": str(err)},
+        ) from err
 
 
 def _zone_entry(hass: HomeAssistant, call: ServiceCall) -> RalaConfigEntry:
@@ -76,14 +91,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
                 translation_key="no_targets",
                 translation_placeholders={"targets": ", ".join(TARGET_KEYS)},
             )
-        try:
-            entry.runtime_data.async_set_targets(**targets)
-        except ValueError as err:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="invalid_targets",
-                translation_placeholders={"error": str(err)},
-            ) from err
+        apply_targets(entry.runtime_data, targets)
 
     hass.services.async_register(
         DOMAIN, SERVICE_SET_GROWTH_STAGE, async_set_growth_stage, SET_GROWTH_STAGE_SCHEMA
