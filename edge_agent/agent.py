@@ -21,6 +21,7 @@ import logging
 import queue
 import random
 import sqlite3
+import threading
 import time
 from typing import Final, Protocol
 
@@ -113,6 +114,8 @@ class AgentOptions:
     reannounce_delay: float = DEFAULT_REANNOUNCE_DELAY
     rng: random.Random = field(default_factory=random.Random)
     wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    #: Real seconds between outbox prunes (retention and size cap).
+    prune_period: float = PRUNE_PERIOD
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +193,7 @@ class Agent:
         self._last_error: str | None = None
         self._next_sample = 0.0  # agent clock
         self._sampled = False
+        self._pruner: threading.Thread | None = None
 
     # ------------------------------------------------------------------ control
 
@@ -217,7 +221,7 @@ class Agent:
         # The first reading waits (briefly) for the connection, so that it goes out live.
         self._next_sample = self._clock() + FIRST_SAMPLE_GRACE * self.options.speed
         next_tick = time.monotonic()
-        next_prune = time.monotonic() + PRUNE_PERIOD
+        next_prune = time.monotonic() + self.options.prune_period
         try:
             while not self._stop_requested:
                 self._wait_for_events(min(next_tick, self._real_deadline(self._next_sample)))
@@ -237,8 +241,8 @@ class Agent:
                     _LOGGER.info("Home Assistant is back: announcing again")
                     self._guarded(self._announce)
                 if now_real >= next_prune:
-                    next_prune = now_real + PRUNE_PERIOD
-                    self._guarded(self._prune)
+                    next_prune = now_real + self.options.prune_period
+                    self._guarded(self._start_prune)
         finally:
             self._shutdown()
         return 0
@@ -280,6 +284,8 @@ class Agent:
             final = [(self.topics.actuator_state(key), PAYLOAD_OFF) for key in self._actuator_keys]
             final.append((self.topics.availability, PAYLOAD_OFFLINE))
             self.link.stop(final)
+            if self._pruner is not None:
+                self._pruner.join()
             self._outbox.close()
             _LOGGER.info("stopped")
 
@@ -601,6 +607,17 @@ class Agent:
     def _publish_actuator_state(self, key: str) -> None:
         state = PAYLOAD_ON if self._bank.state(key) else PAYLOAD_OFF
         self.link.publish(self.topics.actuator_state(key), state, retain=True)
+
+    def _start_prune(self) -> None:
+        """Prune the outbox in a background thread, one prune at a time.
+
+        Thinning a large backlog takes seconds on a Pi; meanwhile the loop must keep
+        sampling, ticking the relays and answering commands.
+        """
+        if self._pruner is not None and self._pruner.is_alive():
+            return
+        self._pruner = threading.Thread(target=self._prune, name="outbox-prune", daemon=True)
+        self._pruner.start()
 
     def _prune(self) -> None:
         try:

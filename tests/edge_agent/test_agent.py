@@ -20,7 +20,7 @@ from edge_agent.discovery import format_timestamp, parse_timestamp
 from edge_agent.emulation import Bme280Emulation, EmulatedI2CBus, MemoryPinFactory
 from edge_agent.health import NodeHealth
 from edge_agent.outbox import Outbox
-from edge_agent.sensors import Bme280Sensor, SensorSupervisor
+from edge_agent.sensors import Bme280Sensor, Reading, SensorSupervisor
 from edge_agent.simulated import SimulatedWorld, build_simulated_hardware
 from tests.edge_agent.agent_process import running_agent
 from tests.edge_agent.mqtt_probe import MqttProbe, Received, probe
@@ -395,7 +395,7 @@ def test_simulated_world_follows_the_relays(tmp_path: Path) -> None:
 
 @contextmanager
 def agent_in_thread(
-    tmp_path: Path, broker: Mosquitto, bus: EmulatedI2CBus
+    tmp_path: Path, broker: Mosquitto, bus: EmulatedI2CBus, *, prune_period: float = 600.0
 ) -> Iterator[tuple[Agent, Outbox]]:
     """The agent loop in a thread of the test, on an emulated bus (for injected faults)."""
     config = parse_config(
@@ -422,7 +422,7 @@ def agent_in_thread(
         read_health=lambda: NodeHealth(
             cpu_temperature=48.5, disk_free=3.25, uptime=100.0, wifi_signal=-60
         ),
-        options=AgentOptions(clock=clock, speed=10, reannounce_delay=0),
+        options=AgentOptions(clock=clock, speed=10, reannounce_delay=0, prune_period=prune_period),
     )
     thread = threading.Thread(target=agent.run, daemon=True)
     thread.start()
@@ -466,3 +466,28 @@ def test_a_failing_sensor_is_skipped_reported_and_recovers(
     assert not watcher.on(f"rala/{node}/backfill")
     with Outbox(tmp_path / "outbox.sqlite") as outbox:
         assert outbox.depth() == 0
+
+
+def test_the_outbox_is_pruned_while_the_agent_runs(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    """Readings past the retention window go, in the background; new readings still flow."""
+    old = datetime.now(UTC) - timedelta(days=20)
+    with Outbox(tmp_path / "outbox.sqlite") as outbox:
+        stored = [
+            outbox.append(
+                Reading("canopy", 20.0, 50.0, 1000.0, measured_at=old + timedelta(minutes=i))
+            )
+            for i in range(50)
+        ]
+        outbox.mark_sent(entry.seq for entry in stored)
+    bus = EmulatedI2CBus()
+    bus.attach(0x76, Bme280Emulation())
+    with (
+        probe(mosquitto.host, mosquitto.port, ALL_TOPICS) as watcher,
+        agent_in_thread(tmp_path, mosquitto, bus, prune_period=0.2) as (_agent, outbox),
+    ):
+        deadline = time.monotonic() + 20
+        while outbox.oldest_seq() is not None and outbox.oldest_seq() <= stored[-1].seq:
+            assert time.monotonic() < deadline, "the agent never pruned its outbox"
+            time.sleep(0.05)
+        reading = watcher.wait_for("rala/t-inproc/sensor/canopy/state").json()
+        assert reading["seq"] > stored[-1].seq
