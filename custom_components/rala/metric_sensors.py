@@ -1,9 +1,10 @@
 """Metric sensors of a grow zone: how well its climate is kept, and how often relays switch.
 
 - VPD in band and temperature in band, today (since local midnight) and over the last 24 h,
-  in % of the time the zone's values were known. The history lives in memory: after a
-  restart the shares cover the time since the start until 24 h have passed.
-- The current out-of-band streak (minutes since VPD or temperature left its band).
+  in % of the time the zone's values were known. The tallies are restored after a restart;
+  the time Home Assistant was not running counts as unknown (neither in nor out of band).
+- The current out-of-band streak (minutes since VPD or temperature left its band; unknown
+  stretches, a restart included, do not end it, only an in-band reading does).
 - Switchings per mapped actuator (``total_increasing``, restored after a restart).
 
 All have a state class, so the recorder keeps long-term statistics of them. They are added
@@ -12,10 +13,11 @@ by the sensor platform (:func:`metric_sensors`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import override
+import logging
+from typing import Any, Literal, override
 
 from homeassistant.components.sensor import (
     RestoreSensor,
@@ -28,6 +30,7 @@ from homeassistant.const import PERCENTAGE, STATE_OFF, STATE_ON, UnitOfTime
 from homeassistant.core import Event, EventStateChangedData, callback
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.event import async_track_state_change_event
+from homeassistant.helpers.restore_state import ExtraStoredData, RestoreEntity
 from homeassistant.util import dt as dt_util
 
 from .const import TEMPERATURE_TOLERANCE
@@ -36,6 +39,11 @@ from .metrics import BandClock
 from .models import RalaConfigEntry
 from .zone import GrowZone, VpdStatus
 
+_LOGGER = logging.getLogger(__name__)
+
+type Quantity = Literal["vpd", "temperature"]
+QUANTITIES: tuple[Quantity, ...] = ("vpd", "temperature")
+
 
 class ZoneMetrics:
     """Records, on every zone update, whether VPD and temperature are in their bands."""
@@ -43,24 +51,61 @@ class ZoneMetrics:
     def __init__(self, zone: GrowZone) -> None:
         """Start recording right away."""
         self.zone = zone
-        self.vpd = BandClock()
-        self.temperature = BandClock()
+        self.clocks: dict[Quantity, BandClock] = {name: BandClock() for name in QUANTITIES}
+        self._restored: set[Quantity] = set()
         self.async_update()
+
+    @property
+    def vpd(self) -> BandClock:
+        """The VPD's clock."""
+        return self.clocks["vpd"]
+
+    @property
+    def temperature(self) -> BandClock:
+        """The air temperature's clock."""
+        return self.clocks["temperature"]
+
+    def _in_band_now(self) -> dict[Quantity, bool | None]:
+        zone = self.zone
+        status = zone.vpd_status
+        air = zone.readings.air_temperature
+        return {
+            "vpd": None if status is None else status is VpdStatus.IN_RANGE,
+            "temperature": None
+            if not zone.available or air is None
+            else abs(air.value - zone.target_temperature) <= TEMPERATURE_TOLERANCE,
+        }
 
     @callback
     def async_update(self) -> None:
         """Record the zone's current state (registered as a zone listener)."""
         now = dt_util.utcnow()
-        zone = self.zone
-        status = zone.vpd_status
-        self.vpd.record(now, None if status is None else status is VpdStatus.IN_RANGE)
-        air = zone.readings.air_temperature
-        self.temperature.record(
-            now,
-            None
-            if not zone.available or air is None
-            else abs(air.value - zone.target_temperature) <= TEMPERATURE_TOLERANCE,
-        )
+        for name, in_band in self._in_band_now().items():
+            self.clocks[name].record(now, in_band)
+
+    def snapshot(self, names: tuple[Quantity, ...]) -> dict[str, object]:
+        """The clocks ``names`` as stored data, up to now."""
+        now = dt_util.utcnow()
+        return {name: self.clocks[name].to_dict(now) for name in names}
+
+    def restore(self, stored: Mapping[str, object], names: tuple[Quantity, ...]) -> None:
+        """Continue the clocks ``names`` from ``stored`` data (each one once, bad data ignored).
+
+        The time since the data was stored counts as unknown.
+        """
+        now = dt_util.utcnow()
+        in_band_now = self._in_band_now()
+        for name in names:
+            if name in self._restored or name not in stored:
+                continue
+            try:
+                clock = BandClock.from_dict(stored[name])
+                clock.record(now, in_band_now[name])
+            except ValueError as err:
+                _LOGGER.debug("Ignoring stored %s metrics of %s: %s", name, self.zone.name, err)
+                continue
+            self.clocks[name] = clock
+            self._restored.add(name)
 
     def out_of_band_minutes(self, now: datetime) -> float | None:
         """Minutes since VPD or temperature left its band; 0 in band; None when unknown."""
@@ -81,6 +126,8 @@ class MetricSensorDescription(SensorEntityDescription):
     """A metric and how it is computed at a given time."""
 
     value_fn: Callable[[ZoneMetrics, datetime], float | None]
+    # The clocks the value depends on: the sensor stores and restores them.
+    clocks: tuple[Quantity, ...]
 
 
 def _today(
@@ -96,7 +143,7 @@ def _rolling(
 
 
 def _share(
-    key: str, value_fn: Callable[[ZoneMetrics, datetime], float | None]
+    key: str, clock: Quantity, value_fn: Callable[[ZoneMetrics, datetime], float | None]
 ) -> MetricSensorDescription:
     return MetricSensorDescription(
         key=key,
@@ -105,14 +152,15 @@ def _share(
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
         value_fn=value_fn,
+        clocks=(clock,),
     )
 
 
 METRICS: tuple[MetricSensorDescription, ...] = (
-    _share("vpd_in_band_today", _today(lambda m: m.vpd)),
-    _share("vpd_in_band_24h", _rolling(lambda m: m.vpd)),
-    _share("temperature_in_band_today", _today(lambda m: m.temperature)),
-    _share("temperature_in_band_24h", _rolling(lambda m: m.temperature)),
+    _share("vpd_in_band_today", "vpd", _today(lambda m: m.vpd)),
+    _share("vpd_in_band_24h", "vpd", _rolling(lambda m: m.vpd)),
+    _share("temperature_in_band_today", "temperature", _today(lambda m: m.temperature)),
+    _share("temperature_in_band_24h", "temperature", _rolling(lambda m: m.temperature)),
     MetricSensorDescription(
         key="out_of_band_streak",
         translation_key="out_of_band_streak",
@@ -121,6 +169,7 @@ METRICS: tuple[MetricSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
         value_fn=lambda metrics, now: metrics.out_of_band_minutes(now),
+        clocks=QUANTITIES,
     ),
 )
 
@@ -146,8 +195,20 @@ def metric_sensors(entry: RalaConfigEntry) -> list[Entity]:
     return entities
 
 
-class MetricSensor(GrowZoneEntity, SensorEntity):
-    """A share of time in band, or the out-of-band streak."""
+@dataclass(frozen=True, slots=True)
+class MetricsStoredData(ExtraStoredData):
+    """The clocks a metric sensor keeps across restarts, by quantity."""
+
+    clocks: dict[str, object]
+
+    @override
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready data (see :meth:`BandClock.to_dict`)."""
+        return dict(self.clocks)
+
+
+class MetricSensor(GrowZoneEntity, SensorEntity, RestoreEntity):
+    """A share of time in band, or the out-of-band streak; its history survives restarts."""
 
     entity_description: MetricSensorDescription
 
@@ -157,6 +218,25 @@ class MetricSensor(GrowZoneEntity, SensorEntity):
         """Read from ``metrics``, updated with the zone."""
         super().__init__(zone, description)
         self._metrics = metrics
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Continue the history stored before the restart, if there is a usable one."""
+        await super().async_added_to_hass()
+        extra = await self.async_get_last_extra_data()
+        if extra is None:
+            return
+        stored: object = extra.as_dict()
+        if not isinstance(stored, dict):
+            _LOGGER.debug("Ignoring stored metrics of %s: %r", self.entity_id, stored)
+            return
+        self._metrics.restore(stored, self.entity_description.clocks)
+
+    @property
+    @override
+    def extra_restore_state_data(self) -> MetricsStoredData:
+        """The history of the clocks this sensor depends on, up to now."""
+        return MetricsStoredData(self._metrics.snapshot(self.entity_description.clocks))
 
     @property
     @override
