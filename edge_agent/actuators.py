@@ -81,9 +81,8 @@ def blinka_pin_factory(config: ActuatorConfig) -> OutputPin:
         ImportError,
         AttributeError,
         OSError,
-        RuntimeError,
+        RuntimeError,  # also Blinka's NotImplementedError on a board it does not know
         ValueError,
-        NotImplementedError,
     ) as error:
         raise ActuatorError(f"cannot open GPIO {config.pin} for {config.key}: {error}") from error
     return pin
