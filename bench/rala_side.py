@@ -47,13 +47,11 @@ from custom_components.rala.const import (
 from custom_components.rala.control import (
     ActuatorKind,
     ActuatorStatus,
-    Band,
     ControlDecision,
     ControlInputs,
     ControlMode,
     ControlSettings,
     LightSchedule,
-    PeriodTargets,
     Reading,
     ZoneReadings,
     ZoneTargets,
@@ -65,19 +63,14 @@ from edge_agent.config import ActuatorKind as EdgeActuatorKind
 def zone_targets(scenario: BenchScenario) -> ZoneTargets:
     """The stage's targets with the bench's temperature band and the stage's VPD band."""
     stage = scenario.targets
-    vpd_band = Band(stage.vpd_low_kpa, stage.vpd_high_kpa)
-
-    def period(temperature: float) -> PeriodTargets:
-        return PeriodTargets(
-            temperature=temperature,
-            temperature_band=Band(
-                temperature - TEMPERATURE_TOLERANCE, temperature + TEMPERATURE_TOLERANCE
-            ),
-            vpd=stage.vpd_target_kpa,
-            vpd_band=vpd_band,
-        )
-
-    return ZoneTargets(day=period(stage.day_temperature_c), night=period(stage.night_temperature_c))
+    return ZoneTargets.around(
+        day_temperature=stage.day_temperature_c,
+        night_temperature=stage.night_temperature_c,
+        day_vpd=stage.vpd_target_kpa,
+        night_vpd=stage.vpd_target_kpa,
+        temperature_tolerance=TEMPERATURE_TOLERANCE,
+        vpd_half_width=(stage.vpd_high_kpa - stage.vpd_low_kpa) / 2,
+    )
 
 
 class RalaClimateSide:

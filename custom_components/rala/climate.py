@@ -86,13 +86,11 @@ from .control import (
     SAFETY_CODES,
     ActuatorKind,
     ActuatorStatus,
-    Band,
     ControlDecision,
     ControlError,
     ControlInputs,
     ControlMode,
     ControlSettings,
-    PeriodTargets,
     Reading,
     ZoneReadings,
     ZoneTargets,
@@ -154,22 +152,14 @@ def issue_id(entry_id: str) -> str:
 
 def zone_control_targets(zone: GrowZone) -> ZoneTargets:
     """The zone's day and night targets with their bands, as the engine takes them."""
-    half_width = vpd_band_half_width(zone.growth_stage)
-
-    def period(temperature: float, vpd: float) -> PeriodTargets:
-        return PeriodTargets(
-            temperature=temperature,
-            temperature_band=Band(
-                temperature - TEMPERATURE_TOLERANCE, temperature + TEMPERATURE_TOLERANCE
-            ),
-            vpd=vpd,
-            vpd_band=Band(max(0.0, vpd - half_width), vpd + half_width),
-        )
-
     targets = zone.targets
-    return ZoneTargets(
-        day=period(targets.day_temperature, targets.day_vpd),
-        night=period(targets.night_temperature, targets.night_vpd),
+    return ZoneTargets.around(
+        day_temperature=targets.day_temperature,
+        night_temperature=targets.night_temperature,
+        day_vpd=targets.day_vpd,
+        night_vpd=targets.night_vpd,
+        temperature_tolerance=TEMPERATURE_TOLERANCE,
+        vpd_half_width=vpd_band_half_width(zone.growth_stage),
     )
 
 

@@ -40,6 +40,8 @@ on its way to the new climate when the lights switch (like a thermostat's adapti
 recovery).
 """
 
+from __future__ import annotations
+
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -238,6 +240,31 @@ class ZoneTargets:
     def for_period(self, *, is_day: bool) -> PeriodTargets:
         """The targets of the day or the night."""
         return self.day if is_day else self.night
+
+    @classmethod
+    def around(
+        cls,
+        *,
+        day_temperature: float,
+        night_temperature: float,
+        day_vpd: float,
+        night_vpd: float,
+        temperature_tolerance: float,
+        vpd_half_width: float,
+    ) -> ZoneTargets:
+        """Set points with symmetric bands around them (a VPD band never reaches below 0)."""
+
+        def period(temperature: float, vpd: float) -> PeriodTargets:
+            return PeriodTargets(
+                temperature=temperature,
+                temperature_band=Band(
+                    temperature - temperature_tolerance, temperature + temperature_tolerance
+                ),
+                vpd=vpd,
+                vpd_band=Band(max(0.0, vpd - vpd_half_width), vpd + vpd_half_width),
+            )
+
+        return cls(day=period(day_temperature, day_vpd), night=period(night_temperature, night_vpd))
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,11 +17,9 @@ from custom_components.rala.control import (
     EXCLUSIVE_PARTNER,
     ActuatorKind,
     ActuatorStatus,
-    Band,
     ControlInputs,
     ControlSettings,
     LightSchedule,
-    PeriodTargets,
     Reading,
     ZoneReadings,
     ZoneTargets,
@@ -52,20 +50,13 @@ DEFAULT_KINDS = tuple(kind for kind in ACTUATOR_TIMINGS if kind is not ActuatorK
 def stage_targets(stage: GrowthStage) -> ZoneTargets:
     """The stage's literature targets, temperature band ± the tolerance."""
     literature = STAGE_TARGETS[stage]
-    vpd_band = Band(literature.vpd_low_kpa, literature.vpd_high_kpa)
-
-    def period(temperature: float) -> PeriodTargets:
-        return PeriodTargets(
-            temperature=temperature,
-            temperature_band=Band(
-                temperature - TEMPERATURE_TOLERANCE, temperature + TEMPERATURE_TOLERANCE
-            ),
-            vpd=literature.vpd_target_kpa,
-            vpd_band=vpd_band,
-        )
-
-    return ZoneTargets(
-        day=period(literature.day_temperature_c), night=period(literature.night_temperature_c)
+    return ZoneTargets.around(
+        day_temperature=literature.day_temperature_c,
+        night_temperature=literature.night_temperature_c,
+        day_vpd=literature.vpd_target_kpa,
+        night_vpd=literature.vpd_target_kpa,
+        temperature_tolerance=TEMPERATURE_TOLERANCE,
+        vpd_half_width=(literature.vpd_high_kpa - literature.vpd_low_kpa) / 2,
     )
 
 

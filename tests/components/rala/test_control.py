@@ -840,3 +840,23 @@ def test_going_stale_switches_off_within_the_bound(
     later = evaluate(ControlInputs(aged, TARGETS, LightPhase(True), actuators), SETTINGS)
     assert later.commands == {"heater": False, "humidifier": False}
     assert later.code is ReasonCode.INPUTS_STALE
+
+
+def test_zone_targets_around_set_points() -> None:
+    """Bands are symmetric around the set points; a VPD band is cut off at zero."""
+    targets = ZoneTargets.around(
+        day_temperature=26.0,
+        night_temperature=21.0,
+        day_vpd=1.0,
+        night_vpd=0.1,
+        temperature_tolerance=1.5,
+        vpd_half_width=0.2,
+    )
+    assert (targets.day.temperature_band.low, targets.day.temperature_band.high) == (24.5, 27.5)
+    assert (targets.night.temperature_band.low, targets.night.temperature_band.high) == (
+        19.5,
+        22.5,
+    )
+    assert targets.day.vpd_band.low == pytest.approx(0.8)
+    assert targets.day.vpd_band.high == pytest.approx(1.2)
+    assert (targets.night.vpd_band.low, targets.night.vpd) == (0.0, 0.1)
