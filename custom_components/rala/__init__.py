@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN
+from .history import async_remove_history, async_start_history, async_stop_history
 from .models import RalaConfigEntry
 from .repairs import ZoneIssueTracker, async_delete_zone_issues
 from .services import async_setup_services
@@ -38,6 +41,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: RalaConfigEntry) -> bool
     issue_tracker = ZoneIssueTracker(hass, zone)
     issue_tracker.async_start()
     entry.async_on_unload(issue_tracker.async_stop)
+    if zone.node_id is not None:
+        # Readings the node buffered while offline, into the recorder's statistics.
+        await async_start_history(hass, entry)
+        entry.async_on_unload(partial(async_stop_history, hass, entry.entry_id))
     return True
 
 
@@ -47,5 +54,6 @@ async def async_unload_entry(hass: HomeAssistant, entry: RalaConfigEntry) -> boo
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: RalaConfigEntry) -> None:
-    """Remove the repair issues of a deleted zone."""
+    """Remove the repair issues and the stored backfill state of a deleted zone."""
     async_delete_zone_issues(hass, entry.entry_id)
+    await async_remove_history(hass, entry.entry_id)

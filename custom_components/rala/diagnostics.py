@@ -15,6 +15,7 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant
 
+from .history import async_get_history
 from .models import RalaConfigEntry
 
 # Nothing the zone stores is secret today; these keys are redacted wherever they turn up
@@ -47,6 +48,10 @@ async def async_get_config_entry_diagnostics(
                 "last_reported": state.last_reported.isoformat(),
             }
         )
+    sections: dict[str, Any] = {}
+    if (history := async_get_history(hass, entry.entry_id)) is not None:
+        # Only zones of a RALA node backfill their readings.
+        sections["backfill"] = history.as_dict()
     return async_redact_data(
         {
             "entry": {
@@ -69,6 +74,7 @@ async def async_get_config_entry_diagnostics(
                 "listeners": zone.listener_count,
             },
             "entities": inputs,
+            **sections,
         },
         TO_REDACT,
     )
