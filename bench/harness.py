@@ -42,7 +42,6 @@ from bench.scenarios import (
     COOLING_OFFSET,
     HYGROSTAT_TOLERANCE,
     LEAF_OFFSET,
-    MIN_CYCLE,
     SAMPLE_INTERVAL,
     SEED,
     START_TIME_OF_DAY,
@@ -158,7 +157,7 @@ class GenericSide:
         """Create the thermostats and hygrostats for the actuators the scenario has."""
         scenario, tent, prefix = self._scenario, self._tent, self._tent.prefix
         is_day = scenario.is_day(START_TIME_OF_DAY)
-        min_cycle = {"seconds": int(MIN_CYCLE)}
+        min_cycle = {"seconds": round(scenario.min_cycle)}
         climates: list[dict[str, Any]] = []
         if ActuatorKind.HEATER in scenario.actuators:
             climates.append(
@@ -172,6 +171,7 @@ class GenericSide:
                     "cold_tolerance": THERMOSTAT_TOLERANCE,
                     "hot_tolerance": THERMOSTAT_TOLERANCE,
                     "min_cycle_duration": min_cycle,
+                    "cycle_cooldown": min_cycle,
                     "initial_hvac_mode": "heat",
                     "precision": 0.1,
                 }
@@ -194,6 +194,7 @@ class GenericSide:
                         "cold_tolerance": THERMOSTAT_TOLERANCE,
                         "hot_tolerance": THERMOSTAT_TOLERANCE,
                         "min_cycle_duration": min_cycle,
+                        "cycle_cooldown": min_cycle,
                         "initial_hvac_mode": "cool",
                         "precision": 0.1,
                     }

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from bench.scenarios import LEAF_OFFSET, MIN_CYCLE, SEED, TICK, BenchScenario
+from bench.scenarios import LEAF_OFFSET, SEED, TICK, BenchScenario
 from custom_components.rala.psychrometrics import vpd_leaf
 from edge_agent.config import ActuatorKind
 from edge_agent.sim import SimulatedTent
@@ -68,7 +68,7 @@ class PulseEffect:
 
 
 def pulse_effects(scenario: BenchScenario) -> list[PulseEffect]:
-    """One :data:`~bench.scenarios.MIN_CYCLE` pulse of each of the scenario's actuators.
+    """One minimum on-time pulse (``scenario.min_cycle``) of each of the scenario's actuators.
 
     Each pulse starts from the same state: the tent after :data:`SETTLE_SECONDS` with only
     the lights on, from the scenario's lights-on time. The tent is sampled every
@@ -80,7 +80,7 @@ def pulse_effects(scenario: BenchScenario) -> list[PulseEffect]:
     )
     settled.step(SETTLE_SECONDS, lights)
     start_t, start_rh = settled.air_temperature, _clamped(settled.relative_humidity)
-    ticks_on = round(MIN_CYCLE / TICK)
+    ticks_on = round(scenario.min_cycle / TICK)
     ticks = ticks_on + round(PEAK_WINDOW / TICK)
     reference = copy.deepcopy(settled)
     baseline = []

@@ -26,6 +26,8 @@ class BenchSession:
     warm_up_hours: float
     scored_hours: float
     seed: int
+    min_cycle: float
+    """Minimum on and off time of every climate actuator on every side, s."""
     results: list[ScenarioResult] = field(default_factory=list)
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:

@@ -35,11 +35,13 @@ from pytest_homeassistant_custom_component.common import (  # type: ignore[impor
 )
 
 from bench.harness import TentEntities
-from bench.scenarios import LEAF_OFFSET, MIN_CYCLE, TEMPERATURE_TOLERANCE, BenchScenario
+from bench.scenarios import LEAF_OFFSET, TEMPERATURE_TOLERANCE, BenchScenario
 from custom_components.rala.const import (
     CONF_HUMIDITY_ENTITY,
     CONF_LEAF_OFFSET,
     CONF_LIGHT,
+    CONF_MIN_OFF_TIME,
+    CONF_MIN_ON_TIME,
     CONF_TEMPERATURE_ENTITY,
     CONF_ZONE_NAME,
     DOMAIN,
@@ -88,7 +90,11 @@ class RalaClimateSide:
         """Prepare the config entry; nothing is set up before :meth:`async_setup`."""
         self._hass = hass
         self._scenario = scenario
-        options: dict[str, object] = {CONF_LEAF_OFFSET: LEAF_OFFSET}
+        options: dict[str, object] = {
+            CONF_LEAF_OFFSET: LEAF_OFFSET,
+            CONF_MIN_ON_TIME: scenario.min_cycle,
+            CONF_MIN_OFF_TIME: scenario.min_cycle,
+        }
         for kind in (*scenario.actuators, EdgeActuatorKind.LIGHT):
             # The option keys are the actuator kinds' values (const.ACTUATOR_KEYS).
             options[kind.value] = tent.switch(kind)
@@ -245,8 +251,8 @@ class RalaEngineSide:
             kind=ActuatorKind(kind.value),
             is_on=state.state == STATE_ON,
             since_switch=max(0.0, (now - state.last_changed).total_seconds()),
-            min_on=MIN_CYCLE,
-            min_off=MIN_CYCLE,
+            min_on=self._scenario.min_cycle,
+            min_off=self._scenario.min_cycle,
             since_run=(
                 max(0.0, (now - run_ended).total_seconds())
                 if (run_ended := self._run_ended.get(entity_id)) is not None

@@ -36,6 +36,7 @@ class RunInfo:
     seed: int
     rala_sides: tuple[str, ...]
     wall_seconds: float
+    min_cycle: float = MIN_CYCLE
 
 
 def _pass(passed: bool) -> str:
@@ -67,7 +68,7 @@ def render(results: Sequence[ScenarioResult], info: RunInfo) -> str:
             f"Bands: temperature = target ± {TEMPERATURE_TOLERANCE:g} °C; VPD = the growth "
             f"stage's leaf-VPD band with leaf = air - {LEAF_OFFSET:g} °C, computed from the "
             "simulated tent's true air temperature and RH. All controllers: minimum on and off "
-            f"time {MIN_CYCLE:g} s per climate actuator. Generic side: thermostat tolerances "
+            f"time {info.min_cycle:g} s per climate actuator. Generic side: thermostat tolerances "
             f"±{THERMOSTAT_TOLERANCE:g} °C, hygrostats start {HYGROSTAT_TOLERANCE:g} % RH from "
             "their target and stop at it."
         ),
@@ -175,9 +176,9 @@ def _scenario_table(result: ScenarioResult) -> list[str]:
             [
                 "",
                 (
-                    f"Open loop, one minimum on-time ({MIN_CYCLE:g} s) of each actuator alone, "
-                    f"from the tent after {SETTLE_SECONDS / 3600:g} h with only the lights on "
-                    f"({first.start_temperature:.1f} °C, {first.start_humidity:.0f} % RH): its "
+                    f"Open loop, one minimum on-time ({scenario.min_cycle:g} s) of each actuator "
+                    f"alone, from the tent after {SETTLE_SECONDS / 3600:g} h with only the lights "
+                    f"on ({first.start_temperature:.1f} °C, {first.start_humidity:.0f} % RH): its "
                     "effect (against the same tent without the pulse) at the end of the pulse, "
                     f"and the largest effect until {PEAK_WINDOW / 60:g} min after it, with the "
                     f"minutes after switch-on; the bands are {2 * TEMPERATURE_TOLERANCE:g} °C "

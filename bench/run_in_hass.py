@@ -8,6 +8,8 @@ supplies the ``bench_*`` fixtures and receives the results.
 # The project's integration must be imported before the harness's testing_config wins.
 import custom_components.rala  # noqa: F401  # isort: skip
 
+from dataclasses import replace
+
 from homeassistant.core import HomeAssistant
 
 from bench.harness import Clock, async_run_scenario
@@ -27,7 +29,7 @@ async def test_closed_loop(
     result = await async_run_scenario(
         hass,
         freezer,
-        scenario_named(bench_scenario_name),
+        replace(scenario_named(bench_scenario_name), min_cycle=bench_session.min_cycle),
         [(prefix, RALA_CONTROLLERS[prefix]) for prefix in bench_session.rala_sides],
         warm_up_hours=bench_session.warm_up_hours,
         scored_hours=bench_session.scored_hours,

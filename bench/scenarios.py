@@ -28,9 +28,10 @@ LEAF_OFFSET: Final = DEFAULT_LEAF_OFFSET_C
 """Leaf = air - this many °C: the integration's default, used by both controllers and scoring."""
 
 MIN_CYCLE: Final = 60.0
-"""Minimum on and off time of every climate actuator, both controllers (relay protection), s.
+"""Default minimum on and off time of every climate actuator, all controllers (relay protection), s.
 
-The ``min_on``/``min_off`` a RALA node announces by default; on the generic side the
+The ``min_on``/``min_off`` a RALA node announces by default (``BenchScenario.min_cycle``
+overrides it for a run); on the generic side the
 ``min_cycle_duration``. Longer times make it worse: in the small tent one such pulse of the
 0.1 kg/h humidifier raises the RH by about 8 % and one of the dehumidifier lowers it by about
 10 % (mostly through its heat, its removal still starting up), against a VPD band some 12 %
@@ -82,6 +83,8 @@ class BenchScenario:
     actuators: tuple[ActuatorKind, ...]
     """Climate actuators mapped on both sides, in :data:`CLIMATE_KINDS` order."""
     summary: str
+    min_cycle: float = MIN_CYCLE
+    """Minimum on and off time of every climate actuator on every side, s (``--min-cycle``)."""
 
     @property
     def tent(self) -> TentParameters:
