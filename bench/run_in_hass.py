@@ -11,11 +11,18 @@ import custom_components.rala  # noqa: F401  # isort: skip
 from dataclasses import replace
 
 from homeassistant.core import HomeAssistant
+import pytest
 
 from bench.harness import Clock, async_run_scenario
 from bench.plugin import BenchSession
 from bench.rala_side import RALA_CONTROLLERS
 from bench.scenarios import scenario_named
+
+
+@pytest.fixture
+def expected_lingering_timers() -> bool:
+    """The run ends at an arbitrary instant: a thermostat's minimum-time re-check may be due."""
+    return True
 
 
 async def test_closed_loop(
