@@ -204,6 +204,8 @@ class GrowZoneClimate(GrowZoneEntity, ClimateEntity, RestoreEntity):
         # The options flow validates the range; a negative time would only disable the hold.
         self._min_on = max(0.0, float(options.get(CONF_MIN_ON_TIME, ACTUATOR_MIN_ON)))
         self._min_off = max(0.0, float(options.get(CONF_MIN_OFF_TIME, ACTUATOR_MIN_OFF)))
+        # Per actuator of the zone's node: the node's own minimum times, when longer.
+        self._node_minimums: dict[str, tuple[float, float]] = {}
         self._unavailable: set[str] = set()
         self._sent: dict[str, tuple[bool, datetime]] = {}
         # When each actuator last stopped after running (seen since the entity was added).
@@ -219,6 +221,7 @@ class GrowZoneClimate(GrowZoneEntity, ClimateEntity, RestoreEntity):
         if last_state is not None and last_state.state in self._attr_hvac_modes:
             self._mode = ControlMode(last_state.state)
         self._started_at = dt_util.utcnow()
+        self._node_minimums = self.zone.node_minimum_times()
         self.async_on_remove(self.zone.async_add_listener(self._async_request_evaluation))
         if self._kinds:
             self.async_on_remove(
@@ -363,14 +366,15 @@ class GrowZoneClimate(GrowZoneEntity, ClimateEntity, RestoreEntity):
                 unavailable.add(entity_id)
                 continue
             cycled = kind in _CYCLED_KINDS
+            node_min_on, node_min_off = self._node_minimums.get(entity_id, (0.0, 0.0))
             statuses.append(
                 ActuatorStatus(
                     key=entity_id,
                     kind=kind,
                     is_on=state.state == STATE_ON,
                     since_switch=max(0.0, (now - state.last_changed).total_seconds()),
-                    min_on=self._min_on if cycled else 0.0,
-                    min_off=self._min_off if cycled else 0.0,
+                    min_on=max(self._min_on, node_min_on) if cycled else 0.0,
+                    min_off=max(self._min_off, node_min_off) if cycled else 0.0,
                     since_run=(
                         max(0.0, (now - run_ended).total_seconds())
                         if (run_ended := self._run_ended.get(entity_id)) is not None

@@ -60,6 +60,7 @@ from .const import (
     CONF_MAX_TEMPERATURE,
     CONF_MIN_OFF_TIME,
     CONF_MIN_ON_TIME,
+    CONF_NODE_ACTUATOR_TIMINGS,
     CONF_NODE_AVAILABILITY_TOPIC,
     CONF_NODE_DEVICE_IDENTIFIER,
     CONF_NODE_ID,
@@ -99,7 +100,7 @@ from .const import (
     TARGET_NIGHT_VPD,
 )
 from .repairs import async_clear_unsupported_schema, async_raise_unsupported_schema
-from .zone import GrowZone
+from .zone import GrowZone, announced_actuator_entity_id
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -177,11 +178,9 @@ def _validate_inputs(user_input: Mapping[str, Any]) -> dict[str, str]:
 
 def _resolve_entity_id(registry: er.EntityRegistry, key: str, unique_id: str) -> str | None:
     """The entity id of an announced MQTT unique_id (sensor quantity or actuator kind)."""
-    domains = ("sensor",) if key in SENSOR_QUANTITIES else ACTUATOR_DOMAINS
-    for domain in domains:
-        if entity_id := registry.async_get_entity_id(domain, MQTT_PLATFORM, unique_id):
-            return entity_id
-    return None
+    if key in SENSOR_QUANTITIES:
+        return registry.async_get_entity_id("sensor", MQTT_PLATFORM, unique_id)
+    return announced_actuator_entity_id(registry, unique_id)
 
 
 def _announced_unique_ids(binding: ZoneBinding) -> dict[str, str]:
@@ -314,6 +313,10 @@ class RalaConfigFlow(ConfigFlow, domain=DOMAIN):
             CONF_NODE_AVAILABILITY_TOPIC: announcement.availability_topic,
             CONF_NODE_SAMPLE_INTERVAL: announcement.sample_interval,
             CONF_NODE_UNIQUE_IDS: _announced_unique_ids(binding),
+            CONF_NODE_ACTUATOR_TIMINGS: {
+                kind: [actuator.min_on or 0.0, actuator.min_off or 0.0]
+                for kind, actuator in binding.actuators.items()
+            },
         }
 
     @callback

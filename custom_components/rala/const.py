@@ -31,6 +31,9 @@ CONF_NODE_SAMPLE_INTERVAL: Final = "node_sample_interval"
 # Announced MQTT unique_ids the zone is bound to: {"temperature": uid, "humidity": uid,
 # "heater": uid, ...}; resolved to entity ids through the entity registry.
 CONF_NODE_UNIQUE_IDS: Final = "node_unique_ids"
+# Minimum on and off time (s) the node enforces on each announced actuator, by kind:
+# {"heater": [min_on, min_off], ...}. The node refuses commands inside them.
+CONF_NODE_ACTUATOR_TIMINGS: Final = "node_actuator_timings"
 
 # --- Config entry options: how the zone behaves (changed by the options flow) ----------------
 # Leaf temperature = air temperature - offset (°C) when no leaf sensor is configured.

@@ -61,12 +61,19 @@ class BandClock:
         return int(self._history // self._bucket) + 1
 
     def record(self, at: datetime, in_band: bool | None) -> None:
-        """From ``at`` on the quantity is in band (True), out of band (False) or unknown."""
+        """From ``at`` on the quantity is in band (True), out of band (False) or unknown.
+
+        An ``at`` before the last one means the wall clock was set back (an NTP step, a
+        clock without battery): what was tallied after ``at`` is forgotten.
+        """
         _require_aware(at)
         if self._observed_until is not None:
             if at < self._observed_until:
-                raise ValueError(f"time went backwards: {at} < {self._observed_until}")
-            self._add(self._tallies, self._observed_until, at)
+                self._forget_after(self._tallies, at)
+                if self._streak_start is not None and self._streak_start > at:
+                    self._streak_start = at
+            else:
+                self._add(self._tallies, self._observed_until, at)
         # An unknown stretch neither ends nor starts a streak: only an in-band reading ends it.
         if in_band is True:
             self._streak_start = None
@@ -90,6 +97,18 @@ class BandClock:
             if self._state:
                 tally.in_band += stop - moment
             moment = stop
+
+    def _forget_after(self, tallies: dict[int, _Tally], moment: datetime) -> None:
+        """Drop what was tallied after ``moment``; its bucket keeps a proportional share."""
+        moment_ts = moment.timestamp()
+        current = math.floor(moment_ts / self._bucket)
+        for index in [index for index in tallies if index > current]:
+            del tallies[index]
+        if (tally := tallies.get(current)) is not None:
+            elapsed = moment_ts - current * self._bucket
+            if tally.known > elapsed:
+                scale = elapsed / tally.known
+                tallies[current] = _Tally(tally.in_band * scale, elapsed)
 
     def _prune(self, tallies: dict[int, _Tally], now: datetime) -> None:
         """Forget buckets that ended before the history window."""
@@ -128,17 +147,20 @@ class BandClock:
     def to_dict(self, now: datetime) -> dict[str, object]:
         """Everything observed up to ``now``, as JSON-ready data (does not change the clock)."""
         _require_aware(now)
-        if self._observed_until is not None and now < self._observed_until:
-            raise ValueError(f"time went backwards: {now} < {self._observed_until}")
         tallies = {index: _Tally(t.in_band, t.known) for index, t in self._tallies.items()}
+        streak_start = self._streak_start
         if self._observed_until is not None:
-            self._add(tallies, self._observed_until, now)
+            if now < self._observed_until:  # the wall clock was set back, as in record()
+                self._forget_after(tallies, now)
+                streak_start = None if streak_start is None else min(streak_start, now)
+            else:
+                self._add(tallies, self._observed_until, now)
         self._prune(tallies, now)
         return {
             "version": STORAGE_VERSION,
             "bucket_seconds": self._bucket,
             "observed_until": now.isoformat(),
-            "streak_start": None if self._streak_start is None else self._streak_start.isoformat(),
+            "streak_start": None if streak_start is None else streak_start.isoformat(),
             "buckets": [
                 [index, round(tally.in_band, 3), round(tally.known, 3)]
                 for index, tally in sorted(tallies.items())

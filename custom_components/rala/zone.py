@@ -96,6 +96,7 @@ from homeassistant.util import dt as dt_util
 
 from . import psychrometrics
 from .const import (
+    ACTUATOR_DOMAINS,
     ACTUATOR_KEYS,
     CONF_HUMIDITY_ENTITY,
     CONF_LEAF_OFFSET,
@@ -103,9 +104,11 @@ from .const import (
     CONF_LIGHT,
     CONF_LIGHTS_ON_TIME,
     CONF_MAX_INPUT_AGE,
+    CONF_NODE_ACTUATOR_TIMINGS,
     CONF_NODE_DEVICE_IDENTIFIER,
     CONF_NODE_ID,
     CONF_NODE_SAMPLE_INTERVAL,
+    CONF_NODE_UNIQUE_IDS,
     CONF_PHOTOPERIOD,
     CONF_TEMPERATURE_ENTITY,
     CONF_ZONE_NAME,
@@ -313,6 +316,14 @@ def seconds_of_day(moment: datetime) -> float:
     return local.hour * 3600.0 + local.minute * 60.0 + local.second + local.microsecond / 1e6
 
 
+def announced_actuator_entity_id(registry: er.EntityRegistry, unique_id: str) -> str | None:
+    """The entity id MQTT discovery gave an actuator a node announced, if it exists."""
+    for domain in ACTUATOR_DOMAINS:
+        if entity_id := registry.async_get_entity_id(domain, MQTT_PLATFORM, unique_id):
+            return entity_id
+    return None
+
+
 def _replace_value(mapping: Mapping[str, Any], old: str, new: str) -> dict[str, Any]:
     return {key: (new if value == old else value) for key, value in mapping.items()}
 
@@ -481,6 +492,28 @@ class GrowZone:
             self._listeners.pop(listener_id, None)
 
         return remove_listener
+
+    @callback
+    def node_minimum_times(self) -> dict[str, tuple[float, float]]:
+        """Minimum on and off time (s) the zone's node enforces, by mapped entity id.
+
+        Only for actuators of the node itself that the zone drives: the node refuses
+        commands inside these times, so the controller must not plan with shorter ones.
+        """
+        timings: Mapping[str, list[float]] = self.entry.data.get(CONF_NODE_ACTUATOR_TIMINGS, {})
+        unique_ids: Mapping[str, str] = self.entry.data.get(CONF_NODE_UNIQUE_IDS, {})
+        registry = er.async_get(self.hass)
+        minimums: dict[str, tuple[float, float]] = {}
+        for kind, (min_on, min_off) in timings.items():
+            entity_id = self.actuators.get(kind)
+            unique_id = unique_ids.get(kind)
+            if (
+                entity_id is not None
+                and unique_id is not None
+                and announced_actuator_entity_id(registry, unique_id) == entity_id
+            ):
+                minimums[entity_id] = (float(min_on), float(min_off))
+        return minimums
 
     @property
     def listener_count(self) -> int:

@@ -1,8 +1,10 @@
 """Shared helpers of the integration's tests: node announcements and zone entries."""
 
 import json
+from pathlib import Path
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
@@ -16,6 +18,7 @@ from custom_components.rala.const import (
     CONF_ZONE_NAME,
     DOMAIN,
 )
+from tests.mosquitto import Mosquitto
 
 TEMPERATURE = "sensor.tent_temperature"
 HUMIDITY = "sensor.tent_humidity"
@@ -116,3 +119,23 @@ def set_inputs(hass: HomeAssistant, temperature: str = "25.0", humidity: str = "
     """Write the zone's input states."""
     hass.states.async_set(TEMPERATURE, temperature, CELSIUS)
     hass.states.async_set(HUMIDITY, humidity, PERCENT)
+
+
+async def async_set_up_mqtt(
+    hass: HomeAssistant, broker: Mosquitto, config_dir: Path
+) -> ConfigEntry:
+    """Home Assistant's real MQTT integration, connected to the test broker."""
+    # The MQTT integration reads configuration.yaml for YAML-configured items: give it one.
+    (config_dir / "configuration.yaml").write_text("{}\n", encoding="utf-8")
+    hass.config.config_dir = str(config_dir)
+    entry = MockConfigEntry(
+        domain="mqtt",
+        version=2,
+        minor_version=1,
+        data={"broker": broker.host, "port": broker.port},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    return entry

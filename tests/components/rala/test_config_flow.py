@@ -30,6 +30,7 @@ from custom_components.rala.const import (
     CONF_MAX_TEMPERATURE,
     CONF_MIN_OFF_TIME,
     CONF_MIN_ON_TIME,
+    CONF_NODE_ACTUATOR_TIMINGS,
     CONF_NODE_DEVICE_IDENTIFIER,
     CONF_NODE_ID,
     CONF_NODE_SAMPLE_INTERVAL,
@@ -166,6 +167,7 @@ async def test_discovery_creates_zone_bound_to_node_entities(hass: HomeAssistant
         "humidity": "rala_tent-pi_canopy_humidity",
         "heater": "rala_tent-pi_heater",
     }
+    assert entry.data[CONF_NODE_ACTUATOR_TIMINGS] == {"heater": [60, 60]}
     assert entry.options == {CONF_LEAF_OFFSET: 2.0, CONF_HEATER: "switch.heater"}
 
 
@@ -273,8 +275,10 @@ async def test_discovery_of_configured_node_updates_it(hass: HomeAssistant) -> N
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
 
-    # The node now samples every 10 s, moved the zone to another sensor and got a light.
+    # The node now samples every 10 s, moved the zone to another sensor, got a light and
+    # holds its heater off for 5 minutes.
     changed = announcement(sample_interval=10)
+    changed["actuators"][0]["min_off"] = 300
     changed["sensors"][0]["key"] = "top"
     changed["sensors"][0]["unique_ids"] = {
         "temperature": "rala_tent-pi_top_temperature",
@@ -296,6 +300,7 @@ async def test_discovery_of_configured_node_updates_it(hass: HomeAssistant) -> N
     await hass.async_block_till_done()
     assert entry.data[CONF_NODE_SAMPLE_INTERVAL] == 10
     assert entry.data[CONF_NODE_SENSOR] == "top"
+    assert entry.data[CONF_NODE_ACTUATOR_TIMINGS] == {"heater": [60, 300], "light": [0.0, 0.0]}
     assert entry.data[CONF_TEMPERATURE_ENTITY] == "sensor.top_temperature"
     assert entry.options[CONF_LIGHT] == "switch.lamp"
     assert entry.options[CONF_HEATER] == "switch.heater"

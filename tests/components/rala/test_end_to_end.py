@@ -19,7 +19,6 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.rala import psychrometrics
 from custom_components.rala.const import (
@@ -30,6 +29,8 @@ from custom_components.rala.const import (
     DOMAIN,
 )
 from tests.mosquitto import Mosquitto
+
+from .common import async_set_up_mqtt
 
 NODE_ID = "e2e-tent"
 WAIT = 60.0  # seconds; a loaded CI machine may be slow, a healthy run takes a few seconds
@@ -88,24 +89,6 @@ async def agent(mosquitto: Mosquitto, tmp_path: Path) -> AsyncIterator[None]:
         log.close()
 
 
-async def _set_up_mqtt(hass: HomeAssistant, broker: Mosquitto, config_dir: Path) -> ConfigEntry:
-    """Home Assistant's real MQTT integration, connected to the test broker."""
-    # The MQTT integration reads configuration.yaml for YAML-configured items: give it one.
-    (config_dir / "configuration.yaml").write_text("{}\n", encoding="utf-8")
-    hass.config.config_dir = str(config_dir)
-    entry = MockConfigEntry(
-        domain="mqtt",
-        version=2,
-        minor_version=1,
-        data={"broker": broker.host, "port": broker.port},
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.LOADED
-    return entry
-
-
 async def _create_zone_through_discovery(hass: HomeAssistant) -> ConfigEntry:
     """Wait for the node's discovery flow, confirm it, and let it finish."""
 
@@ -142,7 +125,7 @@ async def test_vpd_follows_simulated_tent(
     entity_registry, device_registry = er.async_get(hass), dr.async_get(hass)
     config_dir = tmp_path / "config"
     config_dir.mkdir()
-    mqtt_entry = await _set_up_mqtt(hass, mosquitto, config_dir)
+    mqtt_entry = await async_set_up_mqtt(hass, mosquitto, config_dir)
     zone_entry = await _create_zone_through_discovery(hass)
     await hass.async_block_till_done()
     assert zone_entry.state is ConfigEntryState.LOADED

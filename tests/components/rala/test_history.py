@@ -55,7 +55,7 @@ from custom_components.rala.diagnostics import async_get_config_entry_diagnostic
 from custom_components.rala.history import NodeHistory, async_get_history
 from tests.mosquitto import Mosquitto
 
-from .common import announcement, register_node_entities
+from .common import announcement, async_set_up_mqtt, register_node_entities
 
 NODE = "tent-pi"
 SENSOR = "canopy"
@@ -218,22 +218,6 @@ def node(mosquitto: Mosquitto) -> Iterator[Node]:
         client.close()
 
 
-async def _set_up_mqtt(hass: HomeAssistant, broker: Mosquitto, config_dir: Path) -> None:
-    """Home Assistant's real MQTT integration, connected to the test broker."""
-    (config_dir / "configuration.yaml").write_text("{}\n", encoding="utf-8")
-    hass.config.config_dir = str(config_dir)
-    entry = MockConfigEntry(
-        domain="mqtt",
-        version=2,
-        minor_version=1,
-        data={"broker": broker.host, "port": broker.port},
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.LOADED
-
-
 class Setup:
     """The zone of the node under test, and a way to sync with HA's MQTT client."""
 
@@ -379,7 +363,7 @@ async def zone(
     """A zone of the node, with HA's recorder and MQTT connected to the test broker."""
     config_dir = tmp_path / "config"
     config_dir.mkdir()
-    await _set_up_mqtt(hass, mosquitto, config_dir)
+    await async_set_up_mqtt(hass, mosquitto, config_dir)
     entry = _zone_entry(hass)
     _set_states(hass)
     entry.add_to_hass(hass)
@@ -504,7 +488,7 @@ async def test_statistics_in_the_entity_unit(
     """A temperature sensor shown in °F gets its statistics in °F."""
     config_dir = tmp_path / "config"
     config_dir.mkdir()
-    await _set_up_mqtt(hass, mosquitto, config_dir)
+    await async_set_up_mqtt(hass, mosquitto, config_dir)
     entry = _zone_entry(hass)
     # The grower reconfigured the zone to another humidity sensor.
     entry = MockConfigEntry(
@@ -714,7 +698,7 @@ async def test_retained_and_other_sensors(
     """
     config_dir = tmp_path / "config"
     config_dir.mkdir()
-    await _set_up_mqtt(hass, mosquitto, config_dir)
+    await async_set_up_mqtt(hass, mosquitto, config_dir)
     for topic, payload in (
         (LIVE_TOPIC, _reading(7, _hour(-1), sensor=None)),
         (BACKFILL_TOPIC, _batch([_reading(8, _hour(-1))])),
@@ -770,7 +754,7 @@ async def test_without_recorder(
     """Without the recorder, backfill is tracked but not imported, and that is logged once."""
     config_dir = tmp_path / "config"
     config_dir.mkdir()
-    await _set_up_mqtt(hass, mosquitto, config_dir)
+    await async_set_up_mqtt(hass, mosquitto, config_dir)
     entry = _zone_entry(hass)
     entry.add_to_hass(hass)
     setup = Setup(hass, node, entry)
