@@ -121,11 +121,14 @@ def set_inputs(hass: HomeAssistant, temperature: str = "25.0", humidity: str = "
     hass.states.async_set(HUMIDITY, humidity, PERCENT)
 
 
-async def async_set_up_mqtt(
-    hass: HomeAssistant, broker: Mosquitto, config_dir: Path
-) -> ConfigEntry:
-    """Home Assistant's real MQTT integration, connected to the test broker."""
-    # The MQTT integration reads configuration.yaml for YAML-configured items: give it one.
+async def async_set_up_mqtt(hass: HomeAssistant, broker: Mosquitto, tmp_path: Path) -> ConfigEntry:
+    """Home Assistant's real MQTT integration, connected to the test broker.
+
+    The MQTT integration reads configuration.yaml for YAML-configured items: Home
+    Assistant's configuration folder becomes ``tmp_path / "config"``, with an empty one.
+    """
+    config_dir = tmp_path / "config"
+    config_dir.mkdir(exist_ok=True)
     (config_dir / "configuration.yaml").write_text("{}\n", encoding="utf-8")
     hass.config.config_dir = str(config_dir)
     entry = MockConfigEntry(

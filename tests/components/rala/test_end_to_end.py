@@ -123,9 +123,7 @@ async def test_vpd_follows_simulated_tent(
 ) -> None:
     """The node is discovered, a zone is created by the flow, VPD tracks the tent."""
     entity_registry, device_registry = er.async_get(hass), dr.async_get(hass)
-    config_dir = tmp_path / "config"
-    config_dir.mkdir()
-    mqtt_entry = await async_set_up_mqtt(hass, mosquitto, config_dir)
+    mqtt_entry = await async_set_up_mqtt(hass, mosquitto, tmp_path)
     zone_entry = await _create_zone_through_discovery(hass)
     await hass.async_block_till_done()
     assert zone_entry.state is ConfigEntryState.LOADED

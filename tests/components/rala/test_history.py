@@ -361,9 +361,7 @@ async def zone(
     tmp_path: Path,
 ) -> AsyncIterator[Setup]:
     """A zone of the node, with HA's recorder and MQTT connected to the test broker."""
-    config_dir = tmp_path / "config"
-    config_dir.mkdir()
-    await async_set_up_mqtt(hass, mosquitto, config_dir)
+    await async_set_up_mqtt(hass, mosquitto, tmp_path)
     entry = _zone_entry(hass)
     _set_states(hass)
     entry.add_to_hass(hass)
@@ -486,9 +484,7 @@ async def test_statistics_in_the_entity_unit(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A temperature sensor shown in °F gets its statistics in °F."""
-    config_dir = tmp_path / "config"
-    config_dir.mkdir()
-    await async_set_up_mqtt(hass, mosquitto, config_dir)
+    await async_set_up_mqtt(hass, mosquitto, tmp_path)
     entry = _zone_entry(hass)
     # The grower reconfigured the zone to another humidity sensor.
     entry = MockConfigEntry(
@@ -696,9 +692,7 @@ async def test_retained_and_other_sensors(
     Derived statistics: with a leaf temperature sensor the leaf VPD is not backfilled; a
     reading the psychrometrics cannot use, or without humidity, adds nothing to them.
     """
-    config_dir = tmp_path / "config"
-    config_dir.mkdir()
-    await async_set_up_mqtt(hass, mosquitto, config_dir)
+    await async_set_up_mqtt(hass, mosquitto, tmp_path)
     for topic, payload in (
         (LIVE_TOPIC, _reading(7, _hour(-1), sensor=None)),
         (BACKFILL_TOPIC, _batch([_reading(8, _hour(-1))])),
@@ -752,9 +746,7 @@ async def test_without_recorder(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Without the recorder, backfill is tracked but not imported, and that is logged once."""
-    config_dir = tmp_path / "config"
-    config_dir.mkdir()
-    await async_set_up_mqtt(hass, mosquitto, config_dir)
+    await async_set_up_mqtt(hass, mosquitto, tmp_path)
     entry = _zone_entry(hass)
     entry.add_to_hass(hass)
     setup = Setup(hass, node, entry)

@@ -93,7 +93,27 @@ async def _until_off(hass: HomeAssistant, entity_id: str) -> None:
     pytest.fail(f"{entity_id} never appeared off")
 
 
+async def _set_up_node_zone(
+    hass: HomeAssistant, mosquitto: Mosquitto, tmp_path: Path, *, heater: str
+) -> RalaConfigEntry:
+    """The node's heater switch through real MQTT, then a zone of the node mapping ``heater``.
+
+    The node announced 300 s minimum on and off times for its heater.
+    """
+    await async_set_up_mqtt(hass, mosquitto, tmp_path)
+    await hass.async_add_executor_job(_announce_heater_switch, mosquitto)
+    await _until_off(hass, HEATER)
+    assert er.async_get(hass).async_get_entity_id("switch", "mqtt", HEATER_UNIQUE_ID) == HEATER
+    entry: RalaConfigEntry = _node_zone(heater, [300.0, 300.0])  # type: ignore[assignment]
+    entry.add_to_hass(hass)
+    set_inputs(hass, "20.0", "50")
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
 def _node_zone(heater: str, timings: list[float]) -> MockConfigEntry:
+    """A zone of the node (not yet added), its heater role mapped to ``heater``."""
     return MockConfigEntry(
         domain=DOMAIN,
         title="Tent",
@@ -124,18 +144,7 @@ async def test_the_nodes_minimum_off_time_holds_its_heater(
     hass: HomeAssistant, mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
     """Node minimum 300 s against the zone's default 60 s: the heater waits 300 s."""
-    config_dir = tmp_path / "config"
-    config_dir.mkdir()
-    await async_set_up_mqtt(hass, mosquitto, config_dir)
-    await hass.async_add_executor_job(_announce_heater_switch, mosquitto)
-    await _until_off(hass, HEATER)
-    assert er.async_get(hass).async_get_entity_id("switch", "mqtt", HEATER_UNIQUE_ID) == HEATER
-
-    entry: RalaConfigEntry = _node_zone(HEATER, [300.0, 300.0])  # type: ignore[assignment]
-    entry.add_to_hass(hass)
-    set_inputs(hass, "20.0", "50")
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    entry = await _set_up_node_zone(hass, mosquitto, tmp_path, heater=HEATER)
     assert entry.runtime_data.node_minimum_times() == {HEATER: (300.0, 300.0)}
     # Frozen only now: MQTT's own timers had to run for the switch to appear.
     with freeze_time(dt_util.utcnow()) as frozen:
@@ -161,16 +170,6 @@ async def test_only_the_nodes_own_actuator_gets_its_times(
     hass: HomeAssistant, mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
     """A zone mapping another switch for the heater keeps the zone's own minimum times."""
-    config_dir = tmp_path / "config"
-    config_dir.mkdir()
-    await async_set_up_mqtt(hass, mosquitto, config_dir)
-    await hass.async_add_executor_job(_announce_heater_switch, mosquitto)
-    await _until_off(hass, HEATER)
     hass.states.async_set("switch.other_heater", "off")
-
-    entry: RalaConfigEntry = _node_zone("switch.other_heater", [300.0, 300.0])  # type: ignore[assignment]
-    entry.add_to_hass(hass)
-    set_inputs(hass, "20.0", "50")
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    entry = await _set_up_node_zone(hass, mosquitto, tmp_path, heater="switch.other_heater")
     assert entry.runtime_data.node_minimum_times() == {}
