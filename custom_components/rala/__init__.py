@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN
-from .history import async_remove_history, async_start_history, async_stop_history
+from .history import async_remove_history, async_start_history
 from .models import RalaConfigEntry
 from .repairs import ZoneIssueTracker, async_delete_zone_issues
 from .services import async_setup_services
@@ -41,10 +39,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: RalaConfigEntry) -> bool
     issue_tracker = ZoneIssueTracker(hass, zone)
     issue_tracker.async_start()
     entry.async_on_unload(issue_tracker.async_stop)
-    if zone.node_id is not None:
+    if zone.node_id is not None and (history := await async_start_history(hass, entry)):
         # Readings the node buffered while offline, into the recorder's statistics.
-        await async_start_history(hass, entry)
-        entry.async_on_unload(partial(async_stop_history, hass, entry.entry_id))
+        zone.history = history
+        entry.async_on_unload(history.async_stop)
     return True
 
 

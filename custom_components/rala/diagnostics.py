@@ -15,7 +15,6 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant
 
-from .history import async_get_history
 from .models import RalaConfigEntry
 
 # Nothing the zone stores is secret today; these keys are redacted wherever they turn up
@@ -49,7 +48,7 @@ async def async_get_config_entry_diagnostics(
             }
         )
     sections: dict[str, Any] = {}
-    if (history := async_get_history(hass, entry.entry_id)) is not None:
+    if (history := zone.history) is not None:
         # Only zones of a RALA node backfill their readings.
         sections["backfill"] = history.as_dict()
     return async_redact_data(

@@ -83,7 +83,6 @@ from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.recorder import get_instance, session_scope
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
-from homeassistant.util.hass_dict import HassKey
 from sqlalchemy import func
 
 from .backfill import (
@@ -146,8 +145,6 @@ DERIVED_UNITS: Final[Mapping[str, str]] = {
     "absolute_humidity": UnitOfDensity.GRAMS_PER_CUBIC_METER,
 }
 """The zone's derived sensors (keys of :class:`.zone.DerivedValues` and of the entities)."""
-
-DATA_HISTORIES: HassKey[dict[str, NodeHistory]] = HassKey(f"{DOMAIN}_history")
 
 
 def _last_statistics_run(hass: HomeAssistant) -> datetime | None:
@@ -654,7 +651,7 @@ def _converter(
 
 
 async def async_start_history(hass: HomeAssistant, entry: ConfigEntry[Any]) -> NodeHistory | None:
-    """Start the backfill of a node zone; ``async_stop_history`` undoes it.
+    """Start the backfill of a node zone (``NodeHistory.async_stop`` ends it).
 
     ``None`` for an entry that does not name the node and its sensor.
     """
@@ -662,21 +659,8 @@ async def async_start_history(hass: HomeAssistant, entry: ConfigEntry[Any]) -> N
         _LOGGER.debug("Zone %s names no node sensor: no backfill", entry.title)
         return None
     history = NodeHistory(hass, entry)
-    hass.data.setdefault(DATA_HISTORIES, {})[entry.entry_id] = history
     await history.async_start()
     return history
-
-
-async def async_stop_history(hass: HomeAssistant, entry_id: str) -> None:
-    """Stop the backfill of a zone (on unload), keeping what was seen."""
-    if history := hass.data.get(DATA_HISTORIES, {}).pop(entry_id, None):
-        await history.async_stop()
-
-
-@callback
-def async_get_history(hass: HomeAssistant, entry_id: str) -> NodeHistory | None:
-    """The running backfill of a zone, if it has one."""
-    return hass.data.get(DATA_HISTORIES, {}).get(entry_id)
 
 
 async def async_remove_history(hass: HomeAssistant, entry_id: str) -> None:

@@ -17,6 +17,8 @@ Configuration (read-only, from the config entry; changing it reloads the entry):
   :data:`.const.ACTUATOR_KEYS` (heater, cooler, humidifier, dehumidifier, exhaust_fan,
   circulation_fan, light) to the entity id mapped in the options. Only mapped keys appear.
 - ``zone.max_input_age``: a ``timedelta``; an input not written for longer is stale.
+- ``zone.history``: the :class:`.history.NodeHistory` of a node zone (its readings
+  buffered while offline, into the recorder), ``None`` for other zones.
 
 Live state (updated from state events of the input entities):
 
@@ -127,6 +129,8 @@ from .growth_stages import STAGE_TARGETS, GrowthStage
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
+
+    from .history import NodeHistory
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -354,6 +358,8 @@ class GrowZone:
         except ValueError as err:
             _LOGGER.warning("Grow zone %s: light schedule ignored: %s", self.name, err)
             self.light_schedule = None
+        self.history: NodeHistory | None = None
+        """The backfill of a node zone's readings (set up by ``__init__``), else ``None``."""
 
         self.readings = ZoneReadings()
         self.derived: DerivedValues | None = None

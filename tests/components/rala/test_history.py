@@ -52,7 +52,7 @@ from custom_components.rala.const import (
     DOMAIN,
 )
 from custom_components.rala.diagnostics import async_get_config_entry_diagnostics
-from custom_components.rala.history import NodeHistory, async_get_history
+from custom_components.rala.history import NodeHistory
 from tests.mosquitto import Mosquitto
 
 from .common import announcement, async_set_up_mqtt, register_node_entities
@@ -257,7 +257,7 @@ class Setup:
     @property
     def history(self) -> NodeHistory:
         """The running backfill of the zone."""
-        history = async_get_history(self.hass, self.entry.entry_id)
+        history = self.entry.runtime_data.history
         assert history is not None
         return history
 
@@ -776,13 +776,12 @@ async def test_unusable_store_and_no_mqtt(
     assert entry.state is ConfigEntryState.LOADED
     assert "stored backfill state is unusable" in caplog.text
     assert "MQTT is not available" in caplog.text
-    history = async_get_history(hass, entry.entry_id)
+    history = entry.runtime_data.history
     assert history is not None
     assert history.seen.ranges == []
     assert await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
     assert f"{DOMAIN}.history.{entry.entry_id}" not in hass_storage
-    assert async_get_history(hass, entry.entry_id) is None
 
 
 async def test_zone_without_node_sensor_has_no_backfill(hass: HomeAssistant) -> None:
@@ -795,5 +794,5 @@ async def test_zone_without_node_sensor_has_no_backfill(hass: HomeAssistant) -> 
     assert await hass.config_entries.async_setup(bare.entry_id)
     await hass.async_block_till_done()
     assert bare.state is ConfigEntryState.LOADED
-    assert async_get_history(hass, bare.entry_id) is None
+    assert bare.runtime_data.history is None
     assert await hass.config_entries.async_unload(bare.entry_id)
