@@ -20,7 +20,9 @@ Priority stack, highest first
    member is switched on only when its partner is reported off, and if the inputs report
    both on, the heater or humidifier goes off at once. After a member ran, its partner
    waits :attr:`ControlSettings.partner_lockout` before acting on a mild deviation (the
-   overshoot of one pulse is no reason to counteract it; that is how pairs see-saw).
+   overshoot of one pulse is no reason to counteract it; that is how pairs see-saw), and
+   :attr:`ControlSettings.partner_settle` before acting on any (a run of minutes carries
+   the air far out, and it comes back by itself).
 4. **Targets**, with hysteresis. Each actuator starts acting when the reading has gone the
    ``*_act_fraction`` of the way from the target to the band edge, and stops once it has
    passed the target by the ``*_release_fraction`` of the other half band (temperature:
@@ -390,6 +392,13 @@ class ControlSettings:
     """
     lockout_override_fraction: float = 2.0
     """How far past its act threshold (in half-bands) a reading ends the partner lockout."""
+    partner_settle: float = 300.0
+    """Seconds after its partner ran during which not even a far-out reading ends the lockout.
+
+    A long run (a minimum on time of minutes) carries the air far past the band, mostly
+    through the heat the unit gives off, which the tent loses again within minutes; the
+    partner acting on that would undo the run and set off a see-saw. Safety limits still act.
+    """
 
     def __post_init__(self) -> None:
         """Refuse settings that would make the engine misbehave."""
@@ -407,11 +416,16 @@ class ControlSettings:
             "limit_hysteresis_humidity",
             "partner_lockout",
             "lockout_override_fraction",
+            "partner_settle",
         ):
             _require_finite(name, getattr(self, name))
         _require(self.stale_after > 0, "stale_after must be positive")
         _require(self.anticipation >= 0, "anticipation must not be negative")
         _require(self.partner_lockout >= 0, "partner_lockout must not be negative")
+        _require(
+            0 <= self.partner_settle <= self.partner_lockout,
+            "partner_settle must be within 0..partner_lockout",
+        )
         _require(
             self.lockout_override_fraction >= 0, "lockout_override_fraction must not be negative"
         )
@@ -908,9 +922,11 @@ def _limit_wishes(
 def _settle(
     actuator: ActuatorStatus,
     wish: _Wish,
+    *,
     partner_on: bool,
     partner_off_for: float,
     partner_lockout: float,
+    partner_settle: float,
 ) -> ActuatorDecision:
     """Apply safety, anti-short-cycle and interlock rules to one actuator's wish."""
     if wish.on == actuator.is_on:
@@ -941,7 +957,13 @@ def _settle(
             False,
         )
     lockout_left = partner_lockout - partner_off_for
-    if wish.on and not wish.urgent and wish.code not in SAFETY_CODES and lockout_left > 0:
+    settling = partner_off_for < partner_settle
+    if (
+        wish.on
+        and (settling or not wish.urgent)
+        and wish.code not in SAFETY_CODES
+        and lockout_left > 0
+    ):
         # The partner's overshoot is not a reason to act: wait for the climate to drift back,
         # unless the reading is well out of band.
         partner = EXCLUSIVE_PARTNER[actuator.kind]
@@ -1045,6 +1067,7 @@ def evaluate(inputs: ControlInputs, settings: ControlSettings | None = None) -> 
             partner_on=partner is not None and is_on.get(partner, False),
             partner_off_for=math.inf if partner is None else off_for.get(partner, math.inf),
             partner_lockout=settings.partner_lockout,
+            partner_settle=settings.partner_settle,
         )
     decisions = _enforce_exclusive_pairs(inputs.actuators, decisions)
     headline = _headline(decisions, problem, inputs.mode)

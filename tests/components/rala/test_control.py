@@ -318,7 +318,7 @@ def test_partner_lockout_stops_see_sawing_unless_urgent(
     mild: tuple[str, float],
     urgent: tuple[str, float],
 ) -> None:
-    """Right after its partner ran, a pair member waits out a mild overshoot..."""
+    """Right after its partner ran, a pair member waits out the overshoot..."""
     settings = ControlSettings(max_temperature=40.0, max_humidity=99.0, stale_after=3600)
     actuators = [actuator(kind), actuator(partner, since=100, ran=100)]
 
@@ -332,9 +332,14 @@ def test_partner_lockout_stops_see_sawing_unless_urgent(
     assert (waiting.on, waiting.code) == (False, ReasonCode.INTERLOCK)
     assert waiting.held_for == pytest.approx(settings.partner_lockout - 100)
     assert decide(mild).next_evaluation_in == pytest.approx(500, abs=0.1)
-    # ...but not a reading far out of band.
+    # While the partner's run settles, not even a reading far out of band ends the wait...
+    settling = decide(urgent).actuators[str(kind)]
+    assert (settling.on, settling.code) == (False, ReasonCode.INTERLOCK)
+    # ...but after that it does.
+    actuators[1] = actuator(partner, since=100, ran=settings.partner_settle)
     assert decide(urgent).commands == {str(kind): True}
-    # And not once the lockout is over.
+    assert decide(mild).actuators[str(kind)].code is ReasonCode.INTERLOCK
+    # And a mild one once the lockout is over.
     actuators[1] = actuator(partner, since=100, ran=settings.partner_lockout)
     assert decide(mild).commands == {str(kind): True}
     # A partner that was merely switched off (a restart, say) without running: no lockout.
@@ -703,6 +708,8 @@ def test_modes_for_mapped_actuators() -> None:
         lambda: ControlSettings(anticipation=float("inf")),
         lambda: ControlSettings(partner_lockout=-1),
         lambda: ControlSettings(lockout_override_fraction=-0.5),
+        lambda: ControlSettings(partner_settle=-1),
+        lambda: ControlSettings(partner_lockout=200, partner_settle=300),
         lambda: LightSchedule(on_at=-1, on_for=3600),
         lambda: LightSchedule(on_at=0, on_for=86400),
         lambda: LightPhase(is_day=True, seconds_to_switch=-1),
