@@ -1,15 +1,11 @@
 """Growth stages: every stage has consistent, reachable default targets."""
 
-import ast
 import dataclasses
 import math
-from pathlib import Path
-import sys
 from typing import Any
 
 import pytest
 
-from custom_components.rala import growth_stages
 from custom_components.rala.growth_stages import STAGE_TARGETS, GrowthStage, StageTargets
 from custom_components.rala.psychrometrics import relative_humidity_for_vpd, vpd_air
 
@@ -135,18 +131,3 @@ def test_inconsistent_targets_rejected(changes: dict[str, object], message: str)
     """Targets that contradict themselves cannot be built."""
     with pytest.raises(ValueError, match=message):
         StageTargets(**(VALID | changes))
-
-
-def test_module_is_pure() -> None:
-    """The module imports the standard library only: no Home Assistant, no MQTT."""
-    tree = ast.parse(Path(growth_stages.__file__).read_text(encoding="utf-8"))
-    imported: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "relative imports would pull in the HA package"
-            assert node.module is not None
-            imported.add(node.module.split(".")[0])
-    assert imported
-    assert imported <= sys.stdlib_module_names

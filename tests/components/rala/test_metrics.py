@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 from datetime import UTC, datetime, timedelta
 import json
 import logging
-from pathlib import Path
-import sys
 from typing import Any, cast
 
 from freezegun.api import FrozenDateTimeFactory
@@ -21,7 +18,7 @@ from pytest_homeassistant_custom_component.common import (
     mock_restore_cache_with_extra_data,
 )
 
-from custom_components.rala import metrics, psychrometrics
+from custom_components.rala import psychrometrics
 from custom_components.rala.metrics import BandClock, InvalidClockDataError
 
 from .common import set_inputs, zone_entry
@@ -247,20 +244,6 @@ def test_an_empty_clock_stores_and_loads() -> None:
     loaded = BandClock.from_dict(BandClock().to_dict(_at(0)))
     assert loaded.share(_at(-60), _at(0)) is None
     assert loaded.out_of_band_since() is None
-
-
-def test_module_is_pure() -> None:
-    """The module imports the standard library only: no Home Assistant, no MQTT."""
-    tree = ast.parse(Path(metrics.__file__).read_text(encoding="utf-8"))
-    imported: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0
-            assert node.module is not None
-            imported.add(node.module.split(".")[0])
-    assert imported <= set(sys.stdlib_module_names) | {"__future__"}
 
 
 def _value(hass: HomeAssistant, entity_id: str) -> str:

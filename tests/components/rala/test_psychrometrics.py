@@ -1,9 +1,6 @@
 """Psychrometrics against published reference values, its properties, and its error paths."""
 
-import ast
 import math
-from pathlib import Path
-import sys
 
 from homeassistant.const import UnitOfTemperature
 from hypothesis import assume, given, settings, strategies as st
@@ -460,18 +457,3 @@ def test_errors_are_value_errors() -> None:
     """Callers that catch ValueError catch these too."""
     assert issubclass(PsychrometricsError, ValueError)
     assert issubclass(VpdUnreachableError, PsychrometricsError)
-
-
-def test_module_is_pure() -> None:
-    """The module imports the standard library only: no Home Assistant, no MQTT."""
-    tree = ast.parse(Path(psychrometrics.__file__).read_text(encoding="utf-8"))
-    imported: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "relative imports would pull in the HA package"
-            assert node.module is not None
-            imported.add(node.module.split(".")[0])
-    assert imported
-    assert imported <= sys.stdlib_module_names
