@@ -8,6 +8,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN
+from .dashboard import async_setup_dashboard
 from .history import async_remove_history, async_start_history
 from .models import RalaConfigEntry
 from .repairs import ZoneIssueTracker, async_delete_zone_issues
@@ -16,14 +17,21 @@ from .zone import GrowZone
 
 __all__ = ["PLATFORMS", "RalaConfigEntry"]
 
-PLATFORMS: list[Platform] = [Platform.CLIMATE, Platform.NUMBER, Platform.SELECT, Platform.SENSOR]
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.CLIMATE,
+    Platform.NUMBER,
+    Platform.SELECT,
+    Platform.SENSOR,
+]
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the integration's actions (once, for all zones)."""
+    """Register the integration's actions and its dashboard (once, for all zones)."""
     async_setup_services(hass)
+    await async_setup_dashboard(hass)
     return True
 
 

@@ -9,21 +9,35 @@ from homeassistant.helpers.entity import Entity, EntityDescription
 from .zone import GrowZone
 
 
+def zone_entity_unique_id(entry_id: str, key: str) -> str:
+    """The unique id of the zone entity described by ``key``."""
+    return f"{entry_id}_{key}"
+
+
+def zone_entity_key(entry_id: str, unique_id: str) -> str | None:
+    """The description key of a zone entity, from its unique id (``None`` if not one)."""
+    prefix = zone_entity_unique_id(entry_id, "")
+    return unique_id.removeprefix(prefix) if unique_id.startswith(prefix) else None
+
+
 class GrowZoneEntity(Entity):
     """An entity of a grow zone; it writes its state whenever the zone changes."""
 
     _attr_has_entity_name = True
     _attr_should_poll = False
+    # Entities whose state does not come from the zone (a node's link) set this to False.
+    _follows_zone = True
 
     def __init__(self, zone: GrowZone, description: EntityDescription) -> None:
         """Describe the entity and attach it to the zone's device."""
         self.zone = zone
         self.entity_description = description
-        self._attr_unique_id = f"{zone.entry.entry_id}_{description.key}"
+        self._attr_unique_id = zone_entity_unique_id(zone.entry.entry_id, description.key)
         self._attr_device_info = zone.device_info
 
     @override
     async def async_added_to_hass(self) -> None:
         """Follow the zone."""
         await super().async_added_to_hass()
-        self.async_on_remove(self.zone.async_add_listener(self.async_write_ha_state))
+        if self._follows_zone:
+            self.async_on_remove(self.zone.async_add_listener(self.async_write_ha_state))
