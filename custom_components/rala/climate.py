@@ -31,7 +31,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 import logging
 import math
-from typing import Any, override
+from typing import TYPE_CHECKING, Any, override
 
 from homeassistant.components.climate import ClimateEntity, ClimateEntityDescription
 from homeassistant.components.climate.const import (
@@ -163,10 +163,42 @@ def zone_control_targets(zone: GrowZone) -> ZoneTargets:
     )
 
 
-class GrowZoneClimate(GrowZoneEntity, ClimateEntity, RestoreEntity):
+# Home Assistant 2026.11 renamed the climate's temperature_unit, current_temperature and
+# target_temperature to native_* and warns about an entity class that provides the old
+# names. The climate entity provides the native names; Home Assistant 2026.10 reads the old
+# ones, which this base serves there (and only there). Remove the block, and the base of
+# the climate entity, once the minimum Home Assistant version in hacs.json is 2026.11; it
+# must go before 2027.11, when Home Assistant drops the old names. Type checkers see the
+# Home Assistant 2026.11 side.
+if TYPE_CHECKING or hasattr(ClimateEntity, "native_current_temperature"):
+
+    class _PreNativeTemperatureNames:
+        """Home Assistant reads the native names: nothing to add."""
+
+else:
+
+    class _PreNativeTemperatureNames:
+        """The native temperatures under the names Home Assistant before 2026.11 reads."""
+
+        @property
+        def temperature_unit(self) -> str:
+            """The unit of the temperatures."""
+            return self.native_temperature_unit
+
+        @property
+        def current_temperature(self) -> float | None:
+            """The air temperature."""
+            return self.native_current_temperature
+
+        @property
+        def target_temperature(self) -> float | None:
+            """The temperature target."""
+            return self.native_target_temperature
+
+
+class GrowZoneClimate(GrowZoneEntity, _PreNativeTemperatureNames, ClimateEntity, RestoreEntity):
     """The zone's controller (see the module docstring)."""
 
-    _attr_temperature_unit = UnitOfTemperature.CELSIUS
     _attr_target_temperature_step = 0.5
     _attr_min_temp = MIN_TARGET_TEMPERATURE
     _attr_max_temp = MAX_TARGET_TEMPERATURE
@@ -517,9 +549,15 @@ class GrowZoneClimate(GrowZoneEntity, ClimateEntity, RestoreEntity):
                 return action
         return HVACAction.IDLE
 
+    # The temperatures in the names of Home Assistant 2026.11 (no override on 2026.10, which
+    # reads them through _PreNativeTemperatureNames).
     @property
-    @override
-    def current_temperature(self) -> float | None:
+    def native_temperature_unit(self) -> str:
+        """The zone works in °C; Home Assistant converts to the user's unit."""
+        return UnitOfTemperature.CELSIUS
+
+    @property
+    def native_current_temperature(self) -> float | None:
         """The zone's air temperature, °C."""
         reading = self.zone.readings.air_temperature
         return reading.value if reading is not None else None
@@ -532,9 +570,8 @@ class GrowZoneClimate(GrowZoneEntity, ClimateEntity, RestoreEntity):
         return reading.value if reading is not None else None
 
     @property
-    @override
-    def target_temperature(self) -> float:
-        """The temperature target of the current period (day or night)."""
+    def native_target_temperature(self) -> float:
+        """The temperature target of the current period (day or night), °C."""
         return self.zone.target_temperature
 
     @property

@@ -11,6 +11,9 @@ Configuration (read-only, from the config entry; changing it reloads the entry):
 
 - ``zone.entry`` / ``zone.name`` / ``zone.node_id`` (``None`` for a zone from existing
   sensors) / ``zone.device_info`` (the "Grow zone" device of the entities).
+- ``zone.node_device``: the node's device (made by MQTT discovery) or ``None``;
+  ``zone.node_name``: its name as the user sees it (``name_by_user`` or ``name``), else
+  the node id, ``None`` for a zone from existing sensors.
 - ``zone.temperature_entity_id``, ``zone.humidity_entity_id``,
   ``zone.leaf_temperature_entity_id`` (optional), ``zone.leaf_offset`` (°C).
 - ``zone.actuators``: ``Mapping[str, str]`` from the actuator keys of
@@ -409,18 +412,33 @@ class GrowZone:
             manufacturer="RALA",
             model="Grow zone",
         )
-        if self.node_device_identifier is not None:
-            # Identifiers are unique per config entry only: prefer the MQTT integration's.
-            devices = dr.async_get(self.hass).async_get_devices(
-                identifiers={(MQTT_PLATFORM, self.node_device_identifier)}
-            )
-            mqtt_entries = {
-                entry.entry_id for entry in self.hass.config_entries.async_entries(MQTT_PLATFORM)
-            }
-            devices.sort(key=lambda device: not mqtt_entries.intersection(device.config_entries))
-            if devices:
-                info["via_device_id"] = devices[0].id
+        if (node_device := self.node_device) is not None:
+            info["via_device_id"] = node_device.id
         return info
+
+    @property
+    def node_device(self) -> dr.DeviceEntry | None:
+        """The device MQTT discovery made for the zone's edge node, if there is one."""
+        if self.node_device_identifier is None:
+            return None
+        # Identifiers are unique per config entry only: prefer the MQTT integration's.
+        devices = dr.async_get(self.hass).async_get_devices(
+            identifiers={(MQTT_PLATFORM, self.node_device_identifier)}
+        )
+        mqtt_entries = {
+            entry.entry_id for entry in self.hass.config_entries.async_entries(MQTT_PLATFORM)
+        }
+        devices.sort(key=lambda device: device.config_entry_id not in mqtt_entries)
+        return devices[0] if devices else None
+
+    @property
+    def node_name(self) -> str | None:
+        """The node's name as Home Assistant shows it (its device's), else its id."""
+        if (device := self.node_device) is not None and (
+            name := device.name_by_user or device.name
+        ):
+            return name
+        return self.node_id
 
     # --- live state ---------------------------------------------------------------------------
 
