@@ -3,8 +3,9 @@
 // build step: Home Assistant serves this file as it is.
 //
 // What a zone consists of comes from the integration (websocket command `rala/zones`):
-// which entity plays which part, the mapped actuators, the node's health entities. Live
-// values come from `hass.states` when a view is generated (the gauge's band, the modes).
+// which entity plays which part, the mapped actuators, the node's health entities, the VPD
+// band. The climate entity's modes and growth stages come from `hass.states`. Both are read
+// when a view is built (on load), so the gauge shows the band of that moment.
 
 const WS_ZONES = "rala/zones";
 
@@ -91,6 +92,7 @@ export const STRINGS = {
 // The gauge shows VPD up to at least this (kPa), and some room above the band.
 const GAUGE_MIN_MAX = 2.0;
 const GAUGE_HEADROOM = 0.6;
+// Too low, in band, too high.
 const SEGMENT_COLORS = {
   too_low: "var(--info-color, #039be5)",
   in_range: "var(--success-color, #43a047)",
@@ -98,6 +100,12 @@ const SEGMENT_COLORS = {
 };
 const HALF = { grid_options: { columns: 6 } };
 const FULL = { grid_options: { columns: 12 } };
+// The zone's heading names the zone: cards name only the entity ("Leaf VPD", not
+// "Tent Leaf VPD"), which also keeps the names short enough for a phone.
+const ENTITY_NAME = [{ type: "entity" }];
+// The gauge beside three one-row tiles.
+const GAUGE_LAYOUT = { grid_options: { columns: 6, rows: 3 } };
+const ROW = { grid_options: { columns: 6, rows: 1 } };
 
 /** The dashboard's texts in the user's language (English where there is none). */
 export function strings(hass) {
@@ -167,33 +175,22 @@ function stateOf(hass, entityId) {
   return entityId ? hass.states?.[entityId] : undefined;
 }
 
-function vpdStatusLabel(hass, status, fallback) {
-  const key = `component.rala.entity.sensor.vpd_status.state.${status}`;
-  return (hass.localize && hass.localize(key)) || fallback;
-}
-
 /** A gauge of the VPD the targets refer to, its segments the current band. */
-export function vpdGauge(zone, hass, layout = HALF) {
+export function vpdGauge(zone, layout = GAUGE_LAYOUT) {
   const [low, high] = zone.vpd_band;
   const max = Math.max(GAUGE_MIN_MAX, Math.ceil((high + GAUGE_HEADROOM) * 10) / 10);
+  // No segment labels: a gauge shows a segment's label instead of the value.
   return {
     type: "gauge",
     entity: zone.vpd_entity,
+    name: ENTITY_NAME,
     min: 0,
     max,
     needle: true,
     segments: [
-      { from: 0, color: SEGMENT_COLORS.too_low, label: vpdStatusLabel(hass, "too_low", "Too low") },
-      {
-        from: low,
-        color: SEGMENT_COLORS.in_range,
-        label: vpdStatusLabel(hass, "in_range", "In range"),
-      },
-      {
-        from: high,
-        color: SEGMENT_COLORS.too_high,
-        label: vpdStatusLabel(hass, "too_high", "Too high"),
-      },
+      { from: 0, color: SEGMENT_COLORS.too_low },
+      { from: low, color: SEGMENT_COLORS.in_range },
+      { from: high, color: SEGMENT_COLORS.too_high },
     ],
     ...layout,
   };
@@ -219,6 +216,7 @@ export function climateTile(zone, hass) {
   return {
     type: "tile",
     entity: climate,
+    name: ENTITY_NAME,
     state_content: ["hvac_action", "reason"],
     features,
     features_position: "bottom",
@@ -227,7 +225,7 @@ export function climateTile(zone, hass) {
 }
 
 function tile(entity, extra = {}) {
-  return { type: "tile", entity, ...HALF, ...extra };
+  return { type: "tile", entity, name: ENTITY_NAME, ...HALF, ...extra };
 }
 
 function present(...entityIds) {
@@ -299,11 +297,11 @@ export function zoneView(zone, hass) {
     type: "grid",
     cards: [
       zoneHeading(zone),
-      vpdGauge(zone, hass),
-      ...present(zone.inputs.temperature, zone.inputs.humidity).map((entity) =>
-        tile(entity, { grid_options: { columns: 6, rows: 1 } }),
+      vpdGauge(zone),
+      ...present(zone.inputs.temperature, zone.inputs.humidity, entities.vpd_status).map(
+        (entity) => tile(entity, ROW),
       ),
-      ...present(entities.vpd_status, entities.dew_point).map((entity) => tile(entity)),
+      ...present(entities.dew_point, entities.air_vpd).map((entity) => tile(entity, ROW)),
     ],
   });
 
@@ -398,9 +396,9 @@ export function overviewView(zones, hass) {
         zoneHeading(zone, {
           tap_action: { action: "navigate", navigation_path: paths[index] },
         }),
-        vpdGauge(zone, hass),
-        ...present(zone.inputs.temperature, zone.inputs.humidity).map((entity) =>
-          tile(entity, { grid_options: { columns: 6, rows: 1 } }),
+        vpdGauge(zone),
+        ...present(zone.inputs.temperature, zone.inputs.humidity, zone.entities.vpd_status).map(
+          (entity) => tile(entity, ROW),
         ),
         {
           type: "button",
