@@ -29,6 +29,7 @@ act on them, and only to switch heater and humidifier off.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 import logging
 import math
 from typing import TYPE_CHECKING, Any, override
@@ -124,14 +125,23 @@ _COMMAND_SETTLE = timedelta(seconds=30)
 # humidity entity) are decided on together: a new reading waits this long for its partner.
 INPUT_PAIR_WAIT = timedelta(seconds=1)
 
-ATTR_REASON = "reason"
-ATTR_REASON_CODE = "reason_code"
-ATTR_VPD = "vpd"
+# The entity's own attributes (translated in strings.json under state_attributes), and one
+# per mapped actuator named by its kind (ActuatorKind), whose value is its ReasonCode.
+ATTR_CURRENT_VPD = "current_vpd"
 ATTR_TARGET_VPD = "target_vpd"
 ATTR_VPD_LOW = "vpd_low"
 ATTR_VPD_HIGH = "vpd_high"
-ATTR_IS_DAY = "is_day"
-ATTR_ACTUATORS = "actuators"
+ATTR_PERIOD = "period"
+ATTR_REASON = "reason"
+VPD_DECIMALS = 2
+
+
+class Period(StrEnum):
+    """The value of the ``period`` attribute: which targets apply."""
+
+    DAY = "day"
+    NIGHT = "night"
+
 
 CLIMATE = ClimateEntityDescription(key="climate", translation_key="zone_climate", name=None)
 
@@ -199,6 +209,8 @@ else:
 class GrowZoneClimate(GrowZoneEntity, _PreNativeTemperatureNames, ClimateEntity, RestoreEntity):
     """The zone's controller (see the module docstring)."""
 
+    # The VPD changes with every reading, and its history is the leaf VPD sensor's.
+    _unrecorded_attributes = frozenset({ATTR_CURRENT_VPD})
     _attr_target_temperature_step = 0.5
     _attr_min_temp = MIN_TARGET_TEMPERATURE
     _attr_max_temp = MAX_TARGET_TEMPERATURE
@@ -591,25 +603,23 @@ class GrowZoneClimate(GrowZoneEntity, _PreNativeTemperatureNames, ClimateEntity,
     @property
     @override
     def extra_state_attributes(self) -> dict[str, Any]:
-        """Why the controller does what it does, and the VPD it works on."""
-        low, high = self.zone.vpd_band
+        """The VPD and its targets, the period, and why the controller does what it does.
+
+        ``reason`` is the decision's headline; each mapped actuator that is available has
+        the reason of its own decision under its kind (``heater``: ``min_off``, say).
+        """
+        zone = self.zone
+        vpd, (low, high) = zone.current_vpd, zone.vpd_band
         attributes: dict[str, Any] = {
-            ATTR_TARGET_VPD: self.zone.target_vpd,
-            ATTR_VPD_LOW: round(low, 3),
-            ATTR_VPD_HIGH: round(high, 3),
-            ATTR_IS_DAY: self.zone.is_day,
+            ATTR_CURRENT_VPD: round(vpd, VPD_DECIMALS) if vpd is not None else None,
+            ATTR_TARGET_VPD: round(zone.target_vpd, VPD_DECIMALS),
+            ATTR_VPD_LOW: round(low, VPD_DECIMALS),
+            ATTR_VPD_HIGH: round(high, VPD_DECIMALS),
+            ATTR_PERIOD: (Period.DAY if zone.is_day else Period.NIGHT).value,
         }
-        decision = self._decision
-        if decision is not None:
-            attributes[ATTR_REASON] = decision.reason
-            attributes[ATTR_REASON_CODE] = decision.code.value
-            attributes[ATTR_VPD] = (
-                round(decision.climate.vpd, 3) if decision.climate is not None else None
-            )
-            attributes[ATTR_ACTUATORS] = {
-                entity_id: {"on": d.on, "reason_code": d.code.value}
-                for entity_id, d in decision.actuators.items()
-            }
+        if (decision := self._decision) is not None:
+            attributes[ATTR_REASON] = decision.code.value
+            attributes.update({d.kind.value: d.code.value for d in decision.actuators.values()})
         return attributes
 
     # --- commands -------------------------------------------------------------------------

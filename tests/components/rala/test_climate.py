@@ -16,6 +16,7 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.climate.const import (
+    DATA_COMPONENT,
     DOMAIN as CLIMATE_DOMAIN,
     SERVICE_SET_HUMIDITY,
     SERVICE_SET_HVAC_MODE,
@@ -45,7 +46,16 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.rala import psychrometrics
-from custom_components.rala.climate import issue_id
+from custom_components.rala.climate import (
+    ATTR_CURRENT_VPD,
+    ATTR_PERIOD,
+    ATTR_REASON,
+    ATTR_TARGET_VPD,
+    ATTR_VPD_HIGH,
+    ATTR_VPD_LOW,
+    Period,
+    issue_id,
+)
 from custom_components.rala.const import (
     CONF_LIGHTS_ON_TIME,
     CONF_MAX_HUMIDITY,
@@ -56,7 +66,7 @@ from custom_components.rala.const import (
     CONF_PHOTOPERIOD,
     DOMAIN,
 )
-from custom_components.rala.control import ReasonCode
+from custom_components.rala.control import ActuatorKind, ReasonCode
 from custom_components.rala.growth_stages import STAGE_TARGETS, GrowthStage
 
 from .common import CELSIUS, HUMIDITY, PERCENT, TEMPERATURE, set_inputs, zone_entry
@@ -133,9 +143,17 @@ async def test_modes_presets_and_state(hass: HomeAssistant) -> None:
         state.attributes["temperature"] == STAGE_TARGETS[GrowthStage.VEGETATIVE].day_temperature_c
     )
     assert state.attributes["hvac_action"] == HVACAction.OFF
-    assert state.attributes["reason_code"] == "mode_off"
-    low, high = STAGE_TARGETS[GrowthStage.VEGETATIVE].vpd_band_kpa
+    assert state.attributes["reason"] == "mode_off"
+    assert state.attributes["heater"] == "mode_off"
+    assert state.attributes["humidifier"] == "mode_off"
+    assert "cooler" not in state.attributes  # only the mapped kinds
+    assert state.attributes["period"] == "day"
+    vegetative = STAGE_TARGETS[GrowthStage.VEGETATIVE]
+    low, high = vegetative.vpd_band_kpa
     assert (state.attributes["vpd_low"], state.attributes["vpd_high"]) == (low, high)
+    assert state.attributes["target_vpd"] == vegetative.vpd_target_kpa
+    leaf_vpd = psychrometrics.vpd_leaf(25.0, 60.0, leaf_offset_c=2.0)
+    assert state.attributes["current_vpd"] == round(leaf_vpd, 2)
     expected_rh = psychrometrics.relative_humidity_for_vpd(
         STAGE_TARGETS[GrowthStage.VEGETATIVE].vpd_target_kpa, 25.0, leaf_offset_c=2.0
     )
@@ -152,10 +170,7 @@ async def test_auto_chases_targets_with_min_on_off_timers(
     await _call(hass, SERVICE_SET_HVAC_MODE, hvac_mode=HVACMode.AUTO)
     # The booleans were created just now: their minimum off time holds them.
     assert not _on(hass, "heater")
-    assert _climate(hass).attributes["actuators"]["input_boolean.heater"] == {
-        "on": False,
-        "reason_code": "min_off",
-    }
+    assert _climate(hass).attributes["heater"] == "min_off"
     await _pass(hass, freezer, 61)
     assert _on(hass, "heater")
     assert _on(hass, "humidifier")
@@ -164,14 +179,16 @@ async def test_auto_chases_targets_with_min_on_off_timers(
     assert not _on(hass, "dehumidifier")
     state = _climate(hass)
     assert state.attributes["hvac_action"] == HVACAction.HEATING
-    assert state.attributes["reason_code"] == "too_cold"
+    assert state.attributes["reason"] == "too_cold"
+    assert state.attributes["heater"] == "too_cold"
+    assert state.attributes["humidifier"] == "too_dry"
+    assert state.attributes["circulation_fan"] == "circulation"
     # Warm and humid enough now, 10 s later: held on (min on), then off on the timer.
     await _pass(hass, freezer, 10)
     set_inputs(hass, "26.5", _rh_for_vpd(0.88, 26.5))
     await hass.async_block_till_done()
     assert _on(hass, "heater")
-    heater = _climate(hass).attributes["actuators"]["input_boolean.heater"]
-    assert heater["reason_code"] == "min_on"
+    assert _climate(hass).attributes["heater"] == "min_on"
     await _pass(hass, freezer, 51)
     assert not _on(hass, "heater")
     assert not _on(hass, "humidifier")
@@ -222,7 +239,10 @@ async def test_stale_inputs_switch_heater_and_humidifier_off_and_recover(
     await _pass(hass, freezer, 60.5)
     assert not _on(hass, "heater")
     assert not _on(hass, "humidifier")
-    assert _climate(hass).attributes["reason_code"] == "inputs_stale"
+    state = _climate(hass)
+    assert state.attributes["reason"] == "inputs_stale"
+    assert state.attributes["heater"] == "inputs_stale"
+    assert state.attributes["current_vpd"] is None
     registry = ir.async_get(hass)
     assert registry.async_get_issue(DOMAIN, f"input_stale_{entry.entry_id}") is not None
     # The sensor is back: control resumes by itself after the min off time.
@@ -246,7 +266,7 @@ async def test_hard_limit_overrides_mode_and_min_on(
     set_inputs(hass, "31.0", "50")
     await hass.async_block_till_done()
     assert not _on(hass, "heater")
-    assert _climate(hass).attributes["reason_code"] == "over_max_temperature"
+    assert _climate(hass).attributes["reason"] == "over_max_temperature"
     assert _on(hass, "exhaust_fan")
     await hass.async_block_till_done()
     # The cooler follows once the heater is reported off (never both on).
@@ -311,7 +331,7 @@ async def test_restore_after_restart_sends_nothing_until_inputs_are_valid(
     await _setup(hass, initial_on=("heater",), options={CONF_MAX_INPUT_AGE: 60})
     state = _climate(hass)
     assert state.state == HVACMode.AUTO
-    assert state.attributes["reason_code"] == "inputs_missing"
+    assert state.attributes["reason"] == "inputs_missing"
     await _pass(hass, freezer, 30)
     assert _on(hass, "heater")
     await _pass(hass, freezer, 31)
@@ -466,23 +486,57 @@ async def test_pair_member_waits_after_its_partner_ran(
     await hass.async_block_till_done()
     assert not _on(hass, "dehumidifier")
     assert not _on(hass, "humidifier")
-    humidifier = _climate(hass).attributes["actuators"]["input_boolean.humidifier"]
-    assert humidifier["reason_code"] == "interlock"
+    assert _climate(hass).attributes["humidifier"] == "interlock"
     await _pass(hass, freezer, 601)
     assert _on(hass, "humidifier")
 
 
-def test_every_reason_code_and_exception_is_translated() -> None:
-    """The reason_code attribute's states and the climate's exceptions exist in strings.json."""
-    strings = json.loads(
+def _strings() -> dict[str, Any]:
+    strings: dict[str, Any] = json.loads(
         (Path(__file__).parents[3] / "custom_components/rala/strings.json").read_text()
     )
-    reasons = strings["entity"]["climate"]["zone_climate"]["state_attributes"]["reason_code"]
-    assert set(reasons["state"]) == {code.value for code in ReasonCode}
+    return strings
+
+
+def test_the_climates_exceptions_and_issue_are_translated() -> None:
+    """The climate's exceptions and its repair issue exist in strings.json."""
+    strings = _strings()
     assert {"inputs_unavailable", "humidity_out_of_range", "invalid_targets"} <= set(
         strings["exceptions"]
     )
     assert "actuator_unavailable" in strings["issues"]
+
+
+async def test_every_attribute_and_its_values_are_translated(hass: HomeAssistant) -> None:
+    """Every attribute the entity adds has a name, every value it can take a translation.
+
+    With every kind of actuator mapped, the entity emits all of its attributes; the values
+    they can take are the members of the enums the code uses.
+    """
+    await async_setup_component(hass, "homeassistant", {})
+    assert await async_setup_component(
+        hass, "input_boolean", {"input_boolean": {kind.value: {} for kind in ActuatorKind}}
+    )
+    set_inputs(hass)
+    entry = zone_entry(**{kind.value: f"input_boolean.{kind.value}" for kind in ActuatorKind})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    component = hass.data[DATA_COMPONENT]
+    entity = component.get_entity(CLIMATE)
+    assert entity is not None
+    emitted = set(entity.extra_state_attributes or {})
+    values: dict[str, set[str]] = {
+        ATTR_PERIOD: {period.value for period in Period},
+        ATTR_REASON: {code.value for code in ReasonCode},
+        **{kind.value: {code.value for code in ReasonCode} for kind in ActuatorKind},
+    }
+    assert emitted == {ATTR_CURRENT_VPD, ATTR_TARGET_VPD, ATTR_VPD_LOW, ATTR_VPD_HIGH} | set(values)
+    translated = _strings()["entity"]["climate"]["zone_climate"]["state_attributes"]
+    for attribute in emitted:
+        assert translated[attribute]["name"], attribute
+    for attribute, possible in values.items():
+        assert set(translated[attribute]["state"]) == possible, attribute
 
 
 async def test_mode_survives_a_reload(hass: HomeAssistant) -> None:
@@ -533,7 +587,9 @@ async def test_temperature_and_humidity_of_one_turn_make_one_decision(
     await hass.async_block_till_done()
     await _pass(hass, freezer, 2)
     assert not _on(hass, "dehumidifier")
-    assert _climate(hass).attributes["vpd"] == pytest.approx(1.0, abs=0.02)
+    assert _climate(hass).attributes["dehumidifier"] == "not_needed"
+    # Decided at 22 °C: the target humidity is the one that gives the target VPD there.
+    assert _climate(hass).attributes["humidity"] == pytest.approx(float(humidity), abs=0.1)
 
 
 async def test_a_reading_waits_up_to_a_second_for_its_partner(
@@ -541,24 +597,35 @@ async def test_a_reading_waits_up_to_a_second_for_its_partner(
 ) -> None:
     """The humidity follows the temperature 0.5 s later (two MQTT entities of one message):
     one decision on the pair. A temperature whose humidity never comes is decided on after
-    the wait, with the humidity there is."""
+    the wait, with the humidity there is.
+
+    The target humidity (the RH that gives the target VPD at the temperature decided on)
+    tells which temperature the last decision saw.
+    """
     humidity = await _humidity_pair_zone(hass, freezer)
+    target_rh_at_26 = pytest.approx(float(_rh_for_vpd(1.0, 26.0)), abs=0.1)
+    target_rh_at_22 = pytest.approx(float(humidity), abs=0.1)
+    assert _climate(hass).attributes["humidity"] == target_rh_at_26
     hass.states.async_set(TEMPERATURE, "22.0", CELSIUS)
     await hass.async_block_till_done()
-    assert _climate(hass).attributes["vpd"] == pytest.approx(1.0, abs=0.02)  # not decided yet
+    assert _climate(hass).attributes["humidity"] == target_rh_at_26  # not decided yet
     # Half a second later (the harness's time-changed event would round up to the second).
     freezer.tick(timedelta(seconds=0.5))
     hass.states.async_set(HUMIDITY, humidity, PERCENT)
     await hass.async_block_till_done()
-    assert _climate(hass).attributes["vpd"] == pytest.approx(1.0, abs=0.02)
+    assert _climate(hass).attributes["humidity"] == target_rh_at_22  # the pair
     await _pass(hass, freezer, 5)
     assert not _on(hass, "dehumidifier")
     # Back to 26 °C, but the humidity stays silent: decided on after the wait.
     hass.states.async_set(TEMPERATURE, "26.0", CELSIUS)
     await hass.async_block_till_done()
-    assert _climate(hass).attributes["vpd"] == pytest.approx(1.0, abs=0.02)
+    assert _climate(hass).attributes["humidity"] == target_rh_at_22
+    assert _climate(hass).attributes["humidifier"] == "not_needed"
     await _pass(hass, freezer, 1.01)
-    assert _climate(hass).attributes["vpd"] > 1.25  # the humidity of 22 °C at 26 °C
+    assert _climate(hass).attributes["humidity"] == target_rh_at_26
+    # The humidity of 22 °C at 26 °C is far too dry.
+    assert _climate(hass).attributes["current_vpd"] > 1.25
+    assert _climate(hass).attributes["humidifier"] == "too_dry"
 
 
 async def test_an_unusable_reading_is_acted_on_at_once(
@@ -573,7 +640,7 @@ async def test_an_unusable_reading_is_acted_on_at_once(
     hass.states.async_set(TEMPERATURE, "unavailable")
     await hass.async_block_till_done()
     assert not _on(hass, "heater")
-    assert _climate(hass).attributes["reason_code"] == "inputs_missing"
+    assert _climate(hass).attributes["reason"] == "inputs_missing"
 
 
 # --- hard limits in mode off, minimum times from the options ----------------------------------
@@ -597,8 +664,7 @@ async def test_hard_limits_switch_off_in_mode_off_but_never_on(
     await hass.async_block_till_done()
     assert not _on(hass, "heater")
     assert _on(hass, "humidifier")
-    heater = _climate(hass).attributes["actuators"]["input_boolean.heater"]
-    assert heater["reason_code"] == "over_max_temperature"
+    assert _climate(hass).attributes["heater"] == "over_max_temperature"
     set_inputs(hass, "25.0", "80")
     await hass.async_block_till_done()
     assert not _on(hass, "humidifier")
@@ -615,9 +681,7 @@ async def test_minimum_times_come_from_the_options(
     await _call(hass, SERVICE_SET_HVAC_MODE, hvac_mode=HVACMode.HEAT)
     await _pass(hass, freezer, 61)
     assert not _on(hass, "heater")
-    assert _climate(hass).attributes["actuators"]["input_boolean.heater"]["reason_code"] == (
-        "min_off"
-    )
+    assert _climate(hass).attributes["heater"] == "min_off"
     set_inputs(hass, "20.0", "50")
     await _pass(hass, freezer, 240)
     assert _on(hass, "heater")
@@ -641,10 +705,10 @@ async def test_light_schedule_anticipation_starts_the_day_early(
     await _call(hass, SERVICE_SET_HVAC_MODE, hvac_mode=HVACMode.HEAT)
     await _pass(hass, freezer, 61)
     state = _climate(hass)
-    assert state.attributes["is_day"] is False
+    assert state.attributes["period"] == "night"
     assert state.attributes["temperature"] == 21.0
     assert not _on(hass, "heater")
     await _pass(hass, freezer, 540)  # 05:50:01
     assert _on(hass, "heater")
-    assert _climate(hass).attributes["reason_code"] == "too_cold"
-    assert _climate(hass).attributes["is_day"] is False
+    assert _climate(hass).attributes["reason"] == "too_cold"
+    assert _climate(hass).attributes["period"] == "night"

@@ -159,7 +159,7 @@ async def test_the_nodes_minimum_off_time_holds_its_heater(
         await hass.async_block_till_done()
         state = hass.states.get(CLIMATE)
         assert state is not None
-        assert state.attributes["actuators"][HEATER]["reason_code"] == "min_off"
+        assert state.attributes["heater"] == "min_off"
         assert not hass.states.is_state(HEATER, STATE_ON)
 
         await _pass(hass, frozen, 240)
