@@ -28,6 +28,7 @@ act on them, and only to switch heater and humidifier off.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
 import logging
@@ -49,6 +50,7 @@ from homeassistant.const import (
     STATE_ON,
     STATE_UNAVAILABLE,
     STATE_UNKNOWN,
+    Platform,
     UnitOfTemperature,
 )
 from homeassistant.core import (
@@ -60,7 +62,7 @@ from homeassistant.core import (
     split_entity_id,
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_call_later, async_track_state_change_event
 from homeassistant.helpers.restore_state import RestoreEntity
@@ -134,6 +136,8 @@ ATTR_VPD_HIGH = "vpd_high"
 ATTR_PERIOD = "period"
 ATTR_REASON = "reason"
 VPD_DECIMALS = 2
+# The decimals of the current humidity when its sensor has no display precision.
+DEFAULT_HUMIDITY_DECIMALS = 1
 
 
 class Period(StrEnum):
@@ -158,6 +162,20 @@ async def async_setup_entry(
 def issue_id(entry_id: str) -> str:
     """The repair issue id for unavailable actuators of a zone."""
     return f"{ISSUE_ACTUATOR_UNAVAILABLE}_{entry_id}"
+
+
+def display_precision(hass: HomeAssistant, entity_id: str, *, default: int) -> int:
+    """The decimals a sensor is shown with: the user's choice, else its integration's.
+
+    As Home Assistant's sensor entity finds them, in the entity registry's sensor options;
+    ``default`` for a sensor without them (not in the registry, or not a sensor).
+    """
+    entry = er.async_get(hass).async_get(entity_id)
+    options: Mapping[str, Any] = entry.options.get(Platform.SENSOR, {}) if entry else {}
+    for option in ("display_precision", "suggested_display_precision"):
+        if isinstance(precision := options.get(option), int):
+            return precision
+    return default
 
 
 def zone_control_targets(zone: GrowZone) -> ZoneTargets:
@@ -577,9 +595,14 @@ class GrowZoneClimate(GrowZoneEntity, _PreNativeTemperatureNames, ClimateEntity,
     @property
     @override
     def current_humidity(self) -> float | None:
-        """The zone's relative humidity, %."""
+        """The zone's relative humidity, %, with the decimals its sensor is shown with."""
         reading = self.zone.readings.humidity
-        return reading.value if reading is not None else None
+        if reading is None:
+            return None
+        decimals = display_precision(
+            self.hass, reading.entity_id, default=DEFAULT_HUMIDITY_DECIMALS
+        )
+        return round(reading.value, decimals)
 
     @property
     def native_target_temperature(self) -> float:

@@ -34,7 +34,7 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant, State
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
@@ -712,3 +712,35 @@ async def test_light_schedule_anticipation_starts_the_day_early(
     assert _on(hass, "heater")
     assert _climate(hass).attributes["reason"] == "too_cold"
     assert _climate(hass).attributes["period"] == "night"
+
+
+async def test_current_humidity_has_the_decimals_of_its_sensor(
+    hass: HomeAssistant, entity_registry: er.EntityRegistry
+) -> None:
+    """The dial shows the humidity as its sensor is shown: the user's display precision,
+    else the integration's suggested one, else one decimal."""
+    registry_entry = entity_registry.async_get_or_create(
+        "sensor", "test", "tent_humidity", suggested_object_id="tent_humidity"
+    )
+    assert registry_entry.entity_id == HUMIDITY
+    set_inputs(hass, "25.0", "47.2345")
+    await _setup(hass, actuators=("heater",))
+    assert _climate(hass).attributes["current_humidity"] == 47.2  # no display precision
+
+    entity_registry.async_update_entity_options(
+        HUMIDITY, "sensor", {"suggested_display_precision": 0}
+    )
+    set_inputs(hass, "25.0", "47.2346")
+    await hass.async_block_till_done()
+    assert _climate(hass).attributes["current_humidity"] == 47
+
+    entity_registry.async_update_entity_options(
+        HUMIDITY, "sensor", {"suggested_display_precision": 0, "display_precision": 2}
+    )
+    set_inputs(hass, "25.0", "47.2347")
+    await hass.async_block_till_done()
+    assert _climate(hass).attributes["current_humidity"] == 47.23
+    # The zone computes with the full value.
+    assert _climate(hass).attributes["current_vpd"] == round(
+        psychrometrics.vpd_leaf(25.0, 47.2347, leaf_offset_c=2.0), 2
+    )
