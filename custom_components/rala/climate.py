@@ -86,6 +86,7 @@ from .const import (
     TEMPERATURE_TOLERANCE,
 )
 from .control import (
+    CYCLED_KINDS,
     SAFETY_CODES,
     ActuatorKind,
     ActuatorStatus,
@@ -111,16 +112,6 @@ _LOGGER = logging.getLogger(__name__)
 PARALLEL_UPDATES = 0
 
 ISSUE_ACTUATOR_UNAVAILABLE = "actuator_unavailable"
-# Kinds that switch on and off for the climate; the others keep no minimum times.
-_CYCLED_KINDS = frozenset(
-    {
-        ActuatorKind.HEATER,
-        ActuatorKind.COOLER,
-        ActuatorKind.HUMIDIFIER,
-        ActuatorKind.DEHUMIDIFIER,
-        ActuatorKind.EXHAUST_FAN,
-    }
-)
 # A command is not repeated while its state change may still be on its way.
 _COMMAND_SETTLE = timedelta(seconds=30)
 # Readings that belong together (one message of an edge node feeds the temperature and the
@@ -427,7 +418,7 @@ class GrowZoneClimate(GrowZoneEntity, _PreNativeTemperatureNames, ClimateEntity,
             if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
                 unavailable.add(entity_id)
                 continue
-            cycled = kind in _CYCLED_KINDS
+            cycled = kind in CYCLED_KINDS
             node_min_on, node_min_off = self._node_minimums.get(entity_id, (0.0, 0.0))
             statuses.append(
                 ActuatorStatus(

@@ -89,6 +89,20 @@ EXCLUSIVE_PARTNER: Final[Mapping[ActuatorKind, ActuatorKind]] = {
 SAFETY_OFF_KINDS: Final = frozenset({ActuatorKind.HEATER, ActuatorKind.HUMIDIFIER})
 """Kinds that are switched off at once, ignoring their minimum on time, for safety."""
 
+CYCLED_KINDS: Final = frozenset(
+    {
+        ActuatorKind.HEATER,
+        ActuatorKind.COOLER,
+        ActuatorKind.HUMIDIFIER,
+        ActuatorKind.DEHUMIDIFIER,
+        ActuatorKind.EXHAUST_FAN,
+    }
+)
+"""Kinds switched on and off to chase the targets: they keep minimum on and off times.
+
+The circulation fan only follows the mode, and the light is never switched (only read).
+"""
+
 
 class ControlMode(StrEnum):
     """What the controller may do; the values are Home Assistant's HVAC modes."""

@@ -5,7 +5,9 @@
   the time Home Assistant was not running counts as unknown (neither in nor out of band).
 - The current out-of-band streak (minutes since VPD or temperature left its band; unknown
   stretches, a restart included, do not end it, only an in-band reading does).
-- Switchings per mapped actuator (``total_increasing``, restored after a restart).
+- Switchings per mapped actuator that the climate entity switches on and off (heater,
+  cooler, humidifier, dehumidifier, exhaust fan; ``total_increasing``, restored after a
+  restart, diagnostic entities).
 
 All have a state class, so the recorder keeps long-term statistics of them. They are added
 by the sensor platform (:func:`metric_sensors`).
@@ -20,21 +22,24 @@ import logging
 from typing import Any, Literal, override
 
 from homeassistant.components.sensor import (
+    DOMAIN as SENSOR_DOMAIN,
     RestoreSensor,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import PERCENTAGE, STATE_OFF, STATE_ON, UnitOfTime
-from homeassistant.core import Event, EventStateChangedData, callback
+from homeassistant.const import PERCENTAGE, STATE_OFF, STATE_ON, EntityCategory, UnitOfTime
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.helpers.restore_state import ExtraStoredData, RestoreEntity
 from homeassistant.util import dt as dt_util
 
-from .const import TEMPERATURE_TOLERANCE
-from .entity import GrowZoneEntity
+from .const import DOMAIN, TEMPERATURE_TOLERANCE
+from .control import CYCLED_KINDS, ActuatorKind
+from .entity import GrowZoneEntity, zone_entity_unique_id
 from .metrics import BandClock
 from .models import RalaConfigEntry
 from .zone import GrowZone, VpdStatus
@@ -174,8 +179,18 @@ METRICS: tuple[MetricSensorDescription, ...] = (
 )
 
 
+def switch_count_key(kind: str) -> str:
+    """The key (and translation key) of the switching counter of an actuator kind."""
+    return f"{kind}_switchings"
+
+
 def metric_sensors(entry: RalaConfigEntry) -> list[Entity]:
-    """The metric sensors of a zone (its recorder stops with the entry)."""
+    """The metric sensors of a zone (its recorder stops with the entry).
+
+    Switchings are counted for the actuators the climate entity switches on and off
+    (:data:`.control.CYCLED_KINDS`); counters of other kinds, from older versions, are
+    removed from the entity registry.
+    """
     zone = entry.runtime_data
     metrics = ZoneMetrics(zone)
     entry.async_on_unload(zone.async_add_listener(metrics.async_update))
@@ -185,14 +200,25 @@ def metric_sensors(entry: RalaConfigEntry) -> list[Entity]:
             zone,
             entity_id,
             SensorEntityDescription(
-                key=f"{kind}_switchings",
-                translation_key=f"{kind}_switchings",
+                key=switch_count_key(kind),
+                translation_key=switch_count_key(kind),
+                entity_category=EntityCategory.DIAGNOSTIC,
                 state_class=SensorStateClass.TOTAL_INCREASING,
             ),
         )
         for kind, entity_id in zone.actuators.items()
+        if kind in CYCLED_KINDS
     )
+    _remove_uncounted(zone.hass, entry.entry_id)
     return entities
+
+
+def _remove_uncounted(hass: HomeAssistant, entry_id: str) -> None:
+    registry = er.async_get(hass)
+    for kind in set(ActuatorKind) - CYCLED_KINDS:
+        unique_id = zone_entity_unique_id(entry_id, switch_count_key(kind))
+        if entity_id := registry.async_get_entity_id(SENSOR_DOMAIN, DOMAIN, unique_id):
+            registry.async_remove(entity_id)
 
 
 @dataclass(frozen=True, slots=True)

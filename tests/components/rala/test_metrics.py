@@ -8,8 +8,9 @@ import logging
 from typing import Any, cast
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant, State
-from homeassistant.helpers import restore_state as rs
+from homeassistant.helpers import entity_registry as er, restore_state as rs
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
@@ -19,6 +20,8 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.rala import psychrometrics
+from custom_components.rala.const import DOMAIN
+from custom_components.rala.control import ActuatorKind
 from custom_components.rala.metrics import BandClock, InvalidClockDataError
 
 from .common import set_inputs, zone_entry
@@ -305,6 +308,42 @@ async def test_switch_counter_counts_and_restores(hass: HomeAssistant) -> None:
     state = hass.states.get("sensor.tent_heater_switchings")
     assert state is not None
     assert state.attributes["state_class"] == "total_increasing"
+
+
+async def test_switchings_are_counted_for_the_cycled_actuators_only(
+    hass: HomeAssistant, entity_registry: er.EntityRegistry
+) -> None:
+    """Heater, cooler, humidifier, dehumidifier and exhaust fan have a diagnostic counter;
+    the circulation fan and the light, which RALA does not cycle, have none (a counter an
+    older version made is removed)."""
+    kinds = [kind.value for kind in ActuatorKind]
+    assert await async_setup_component(
+        hass, "input_boolean", {"input_boolean": {kind: {} for kind in kinds}}
+    )
+    set_inputs(hass)
+    entry = zone_entry(**{kind: f"input_boolean.{kind}" for kind in kinds})
+    entry.add_to_hass(hass)
+    old = entity_registry.async_get_or_create(
+        "sensor", DOMAIN, f"{entry.entry_id}_light_switchings", config_entry=entry
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    counters = {
+        registry_entry.unique_id.removeprefix(f"{entry.entry_id}_"): registry_entry
+        for registry_entry in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+        if registry_entry.unique_id.endswith("_switchings")
+    }
+    assert set(counters) == {
+        "heater_switchings",
+        "cooler_switchings",
+        "humidifier_switchings",
+        "dehumidifier_switchings",
+        "exhaust_fan_switchings",
+    }
+    for counter in counters.values():
+        assert counter.entity_category is EntityCategory.DIAGNOSTIC
+    assert entity_registry.async_get(old.entity_id) is None
 
 
 IN_BAND_RH = f"{psychrometrics.relative_humidity_for_vpd(1.0, 26.0, leaf_offset_c=2.0):.1f}"
