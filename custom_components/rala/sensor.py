@@ -1,4 +1,4 @@
-"""Derived climate sensors of a grow zone: VPD, dew point, absolute humidity, VPD status."""
+"""Sensors of a grow zone: VPD, dew point, absolute humidity, VPD band and VPD status."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ class GrowZoneSensorDescription(SensorEntityDescription):
     """A zone sensor and how its value is read from the zone."""
 
     value_fn: Callable[[GrowZone], float | str | None]
+    needs_readings: bool = True
+    """Unavailable while the zone's readings are (the derived values); else always there."""
 
 
 SENSORS: tuple[GrowZoneSensorDescription, ...] = (
@@ -69,6 +71,26 @@ SENSORS: tuple[GrowZoneSensorDescription, ...] = (
         suggested_display_precision=1,
         value_fn=lambda zone: zone.derived.absolute_humidity if zone.derived else None,
     ),
+    # The band the VPD is kept in (the current period's), for a graph next to the VPD:
+    # no statistics, it is a target, not a measurement.
+    GrowZoneSensorDescription(
+        key="vpd_band_low",
+        translation_key="vpd_band_low",
+        device_class=SensorDeviceClass.PRESSURE,
+        native_unit_of_measurement=UnitOfPressure.KPA,
+        suggested_display_precision=2,
+        value_fn=lambda zone: zone.vpd_band[0],
+        needs_readings=False,
+    ),
+    GrowZoneSensorDescription(
+        key="vpd_band_high",
+        translation_key="vpd_band_high",
+        device_class=SensorDeviceClass.PRESSURE,
+        native_unit_of_measurement=UnitOfPressure.KPA,
+        suggested_display_precision=2,
+        value_fn=lambda zone: zone.vpd_band[1],
+        needs_readings=False,
+    ),
     GrowZoneSensorDescription(
         key="vpd_status",
         translation_key="vpd_status",
@@ -92,15 +114,15 @@ async def async_setup_entry(
 
 
 class GrowZoneSensor(GrowZoneEntity, SensorEntity):
-    """A value derived from the zone's inputs; unavailable with them."""
+    """A value of the zone: derived from its inputs (unavailable with them), or a target."""
 
     entity_description: GrowZoneSensorDescription
 
     @property
     @override
     def available(self) -> bool:
-        """Available while all inputs of the zone are valid and fresh."""
-        return self.zone.available
+        """Available while all inputs of the zone are valid and fresh, if it needs them."""
+        return self.zone.available or not self.entity_description.needs_readings
 
     @property
     @override

@@ -84,6 +84,30 @@ async def test_sensors_follow_inputs_and_go_unavailable(hass: HomeAssistant) -> 
         assert hass.states.get(f"sensor.tent_{key}").state == STATE_UNAVAILABLE
 
 
+async def test_vpd_band_sensors_follow_the_targets_without_readings(hass: HomeAssistant) -> None:
+    """The band of the current period and stage, there even while the sensors are not."""
+    hass.states.async_set(TEMPERATURE, STATE_UNAVAILABLE)
+    await _set_up(hass, zone_entry())
+    vegetative = STAGE_TARGETS[GrowthStage.VEGETATIVE]
+    low, high = (float(hass.states.get(f"sensor.tent_vpd_band_{e}").state) for e in ("low", "high"))
+    assert (low, high) == pytest.approx(vegetative.vpd_band_kpa)
+    assert hass.states.get("sensor.tent_leaf_vpd").state == STATE_UNAVAILABLE
+
+    await hass.services.async_call(
+        NUMBER_DOMAIN,
+        SERVICE_SET_VALUE,
+        {ATTR_ENTITY_ID: "number.tent_day_vpd_target", ATTR_VALUE: 1.3},
+        blocking=True,
+    )
+    half_width = (vegetative.vpd_high_kpa - vegetative.vpd_low_kpa) / 2
+    assert float(hass.states.get("sensor.tent_vpd_band_low").state) == pytest.approx(
+        1.3 - half_width
+    )
+    assert float(hass.states.get("sensor.tent_vpd_band_high").state) == pytest.approx(
+        1.3 + half_width
+    )
+
+
 async def test_select_applies_stage_targets(hass: HomeAssistant) -> None:
     """Choosing a growth stage applies its literature targets to the numbers."""
     set_inputs(hass)
