@@ -685,7 +685,7 @@ class GrowZoneClimate(GrowZoneEntity, _PreNativeTemperatureNames, ClimateEntity,
                 },
             )
         key = "day_vpd" if self.zone.is_day else "night_vpd"
-        apply_targets(self.zone, {key: round(vpd, 3)})
+        apply_targets(self.zone, {key: round(vpd, VPD_DECIMALS)})
 
     @override
     async def async_set_preset_mode(self, preset_mode: str) -> None:

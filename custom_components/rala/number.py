@@ -1,4 +1,11 @@
-"""Temperature and VPD targets of a grow zone for the day and the night, restored after restart."""
+"""Temperature and VPD targets of a grow zone for the day and the night, restored after restart.
+
+Home Assistant (2026.10 and 2026.11) has no display precision for number entities: the
+entity registry's ``display_precision`` and ``suggested_display_precision`` options reach
+the frontend for sensors only, and a number's state is its float. A target is therefore
+shown with the decimals it has (1 kPa, 1.05 kPa, 24.5 °C); the targets the integration
+computes itself carry no more than those of their step (see ``climate.py``).
+"""
 
 from __future__ import annotations
 

@@ -299,9 +299,11 @@ async def test_set_temperature_and_humidity_change_the_current_period(
     assert zone.targets.day_temperature == 24.5
     assert _climate(hass).state == HVACMode.HEAT
     await _call(hass, SERVICE_SET_HUMIDITY, humidity=55)
-    expected_vpd = psychrometrics.vpd_leaf(25.0, 55.0, leaf_offset_c=2.0)
-    assert zone.targets.day_vpd == pytest.approx(expected_vpd, abs=0.001)
-    assert _climate(hass).attributes["humidity"] == pytest.approx(55, abs=0.1)
+    # The VPD that 55 % RH gives now, with the two decimals of a VPD target.
+    expected_vpd = round(psychrometrics.vpd_leaf(25.0, 55.0, leaf_offset_c=2.0), 2)
+    assert zone.targets.day_vpd == expected_vpd
+    assert float(hass.states.get("number.tent_day_vpd_target").state) == expected_vpd
+    assert _climate(hass).attributes["humidity"] == pytest.approx(55, abs=0.2)
 
 
 async def test_set_humidity_bad_input_is_refused(hass: HomeAssistant) -> None:
