@@ -222,3 +222,28 @@ test("registering defines the strategies and offers the dashboard once", () => {
   assert.equal(target.customStrategies[0].type, "rala");
   assert.equal(target.customStrategies[0].strategyType, "dashboard");
 });
+
+test("the strategies ask the integration for the zones and build from its answer", async () => {
+  const defined = new Map();
+  register({ get: (tag) => defined.get(tag), define: (tag, cls) => defined.set(tag, cls) }, {});
+  const zones = [zone("Tent"), zone("Bloom")];
+  const asked = [];
+  const fakeHass = {
+    ...hass(),
+    callWS: async (message) => {
+      asked.push(message);
+      return { zones };
+    },
+  };
+  const dashboard = await defined.get("ll-strategy-dashboard-rala").generate({}, fakeHass);
+  assert.equal(dashboard.views.length, 3);
+  const view = await defined
+    .get("ll-strategy-view-rala-zone")
+    .generate({ entry_id: "entry_bloom" }, fakeHass);
+  assert.equal(cardsOf(view)[0].heading, "Bloom");
+  const gone = await defined.get("ll-strategy-view-rala-zone").generate({ entry_id: "x" }, fakeHass);
+  assert.equal(cardsOf(gone)[0].content, STRINGS.en.unknown_zone);
+  const overview = await defined.get("ll-strategy-view-rala-overview").generate({}, fakeHass);
+  assert.equal(overview.sections.length, 2);
+  assert.ok(asked.every((message) => message.type === "rala/zones"));
+});
