@@ -2,16 +2,17 @@
 
 - ``node_offline_<entry>``: the inputs of a zone from an edge node have been unavailable
   for longer than :data:`.const.NODE_OFFLINE_REPAIR_AFTER` (the node's MQTT entities go
-  unavailable with its availability topic).
+  unavailable with its availability topic). It names the node as its device is named.
 - ``input_stale_<entry>``: an input entity was not written for longer than the zone's
-  maximum input age.
+  maximum input age. It names the sensor and the local time of its last report.
 - ``entity_missing_<entry>``: an entity the zone is bound to (input or actuator) no longer
   exists in Home Assistant (checked once Home Assistant has started, and again whenever
   the entity registry changes).
 - ``unsupported_schema_<node>``: raised by the config flow for an announcement of a
   schema major version the integration does not know; cleared by a supported one.
 
-None of them has a fix flow: each clears itself when the cause is gone.
+None of them has a fix flow: each clears itself when the cause is gone, and its
+description says what to do.
 """
 
 from __future__ import annotations
@@ -20,13 +21,17 @@ from datetime import datetime
 from typing import Any
 
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
-from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.start import async_at_started
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, NODE_OFFLINE_REPAIR_AFTER
-from .zone import GrowZone, UnavailableReason
+from .zone import GrowZone, Reading, UnavailableReason
 
 ISSUE_NODE_OFFLINE = "node_offline"
 ISSUE_INPUT_STALE = "input_stale"
@@ -67,6 +72,25 @@ def async_clear_unsupported_schema(hass: HomeAssistant, node_id: str) -> None:
     ir.async_delete_issue(hass, DOMAIN, issue_id(ISSUE_UNSUPPORTED_SCHEMA, node_id))
 
 
+def stale_input_placeholders(hass: HomeAssistant, zone: str, reading: Reading) -> dict[str, str]:
+    """The placeholders of the ``input_stale`` issue: which sensor, and since when.
+
+    The issue keeps its placeholders and shows them in every user's language, so they hold
+    no words: the sensor's name, its entity id, and the time of its last report in Home
+    Assistant's time zone, as ``14:05`` and ``2026-12-03`` (the translation says "since
+    {time} on {date}" in its own words and order).
+    """
+    state = hass.states.get(reading.entity_id)
+    since = dt_util.as_local(reading.updated)
+    return {
+        "zone": zone,
+        "sensor": state.name if state is not None else reading.entity_id,
+        "entity_id": reading.entity_id,
+        "time": since.strftime("%H:%M"),
+        "date": since.date().isoformat(),
+    }
+
+
 class ZoneIssueTracker:
     """Keeps the repair issues of one zone in step with the zone's state."""
 
@@ -90,6 +114,12 @@ class ZoneIssueTracker:
             )
         )
         self._unsubscribers.append(async_at_started(self.hass, self._async_hass_started))
+        if self.zone.node_id is not None:
+            self._unsubscribers.append(
+                self.hass.bus.async_listen(
+                    dr.EVENT_DEVICE_REGISTRY_UPDATED, self._async_device_registry_updated
+                )
+            )
         self._async_zone_updated()
 
     @callback
@@ -106,10 +136,11 @@ class ZoneIssueTracker:
     @callback
     def _async_zone_updated(self) -> None:
         zone = self.zone
+        stale = zone.stale_reading
         self._set_issue(
             ISSUE_INPUT_STALE,
-            zone.unavailable_reason is UnavailableReason.INPUT_STALE,
-            {"zone": zone.name, "detail": zone.unavailable_detail or ""},
+            zone.unavailable_reason is UnavailableReason.INPUT_STALE and stale is not None,
+            stale_input_placeholders(self.hass, zone.name, stale) if stale is not None else {},
         )
         if zone.node_id is None:
             return
@@ -135,8 +166,20 @@ class ZoneIssueTracker:
         self._set_issue(
             ISSUE_NODE_OFFLINE,
             self.zone.unavailable_reason is UnavailableReason.INPUT_UNAVAILABLE,
-            {"zone": self.zone.name, "node": self.zone.node_id or ""},
+            self._node_placeholders(),
         )
+
+    @callback
+    def _async_device_registry_updated(
+        self, _event: Event[dr.EventDeviceRegistryUpdatedData]
+    ) -> None:
+        """The node's device may have been renamed: the offline issue names it anew."""
+        if ISSUE_NODE_OFFLINE in self._active:
+            self._set_issue(ISSUE_NODE_OFFLINE, True, self._node_placeholders())
+
+    def _node_placeholders(self) -> dict[str, Any]:
+        zone = self.zone
+        return {"zone": zone.name, "node": zone.node_name or "", "node_id": zone.node_id or ""}
 
     @callback
     def _cancel_timer(self) -> None:

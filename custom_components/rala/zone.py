@@ -33,7 +33,8 @@ Live state (updated from state events of the input entities):
   dew point °C, absolute humidity g/m³) or ``None`` while unavailable.
 - ``zone.available`` is ``zone.derived is not None``; ``zone.unavailable_reason`` says why
   not (an :class:`UnavailableReason`). Stale inputs count as unavailable: a timer fires
-  exactly when the oldest reading becomes stale (no polling).
+  exactly when the oldest reading becomes stale (no polling); ``zone.stale_reading`` is
+  then the stale input's :class:`Reading` (the oldest), else ``None``.
 - ``zone.current_vpd``: the VPD the targets refer to (leaf VPD; air VPD in the drying stage,
   see ``zone.vpd_is_leaf``), kPa, or ``None``; ``zone.vpd_status``: :class:`VpdStatus` of it
   against ``zone.vpd_band``, or ``None`` while unavailable.
@@ -368,6 +369,8 @@ class GrowZone:
         self.derived: DerivedValues | None = None
         self.unavailable_reason: UnavailableReason | None = UnavailableReason.INPUT_UNAVAILABLE
         self.unavailable_detail: str | None = "not started"
+        self.stale_reading: Reading | None = None
+        """The input that made the zone stale (the oldest), while it is stale."""
         self.growth_stage: GrowthStage = DEFAULT_GROWTH_STAGE
         self.targets: ZoneTargets = targets_for_stage(DEFAULT_GROWTH_STAGE)
         self.is_day = True
@@ -741,11 +744,16 @@ class GrowZone:
             # A stale leaf sensor is ignored: air temperature minus the offset stands in.
             leaf = None
             self.readings = replace(self.readings, leaf_temperature=None)
+        stale_reading: Reading | None = None
         if reason is None and air is not None and humidity is not None:
             stale = [r for r in (air, humidity) if now - r.updated > self.max_input_age]
             if stale:
+                stale_reading = min(stale, key=lambda r: r.updated)
                 reason = UnavailableReason.INPUT_STALE
-                detail = f"{stale[0].entity_id} not updated since {stale[0].updated.isoformat()}"
+                detail = (
+                    f"{stale_reading.entity_id} not updated since "
+                    f"{stale_reading.updated.isoformat()}"
+                )
             else:
                 try:
                     derived = derive(
@@ -755,6 +763,7 @@ class GrowZone:
                     reason = UnavailableReason.INPUT_INVALID
                     detail = str(err)
         self.derived = derived
+        self.stale_reading = stale_reading
         self.unavailable_reason = reason
         self.unavailable_detail = detail
         self._schedule_stale_check(now)
