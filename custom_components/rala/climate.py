@@ -112,6 +112,10 @@ _LOGGER = logging.getLogger(__name__)
 PARALLEL_UPDATES = 0
 
 ISSUE_ACTUATOR_UNAVAILABLE = "actuator_unavailable"
+# A node's MQTT switches report their first state a moment after they are created (and
+# after every restart): an actuator unavailable only during this time after the start is
+# left out without a warning or a repair issue.
+ACTUATOR_STARTUP_GRACE = timedelta(seconds=30)
 # A command is not repeated while its state change may still be on its way.
 _COMMAND_SETTLE = timedelta(seconds=30)
 # Readings that belong together (one message of an edge node feeds the temperature and the
@@ -283,6 +287,15 @@ class GrowZoneClimate(GrowZoneEntity, _PreNativeTemperatureNames, ClimateEntity,
                 )
             )
         self.async_on_remove(self._async_cleanup)
+        if self._kinds:
+            # Report what is still unavailable once the grace is over.
+            self.async_on_remove(
+                async_call_later(self.hass, ACTUATOR_STARTUP_GRACE, self._async_startup_grace_over)
+            )
+        self._async_evaluate()
+
+    @callback
+    def _async_startup_grace_over(self, _now: datetime) -> None:
         self._async_evaluate()
 
     @callback
@@ -441,6 +454,8 @@ class GrowZoneClimate(GrowZoneEntity, _PreNativeTemperatureNames, ClimateEntity,
     @callback
     def _update_unavailable(self, unavailable: set[str]) -> None:
         """Log each actuator once when it goes and once when it is back; keep the issue."""
+        if unavailable and dt_util.utcnow() - self._started_at < ACTUATOR_STARTUP_GRACE:
+            return
         for entity_id in sorted(unavailable - self._unavailable):
             _LOGGER.warning(
                 "Grow zone %s: actuator %s is unavailable; controlling without it",

@@ -31,6 +31,7 @@ from homeassistant.const import (
     SERVICE_TURN_ON,
     STATE_OFF,
     STATE_ON,
+    STATE_UNKNOWN,
 )
 from homeassistant.core import HomeAssistant, State
 from homeassistant.exceptions import ServiceValidationError
@@ -379,6 +380,39 @@ async def test_unavailable_actuator_is_reported_once_and_the_rest_works(
     await hass.async_block_till_done()
     assert registry.async_get_issue(DOMAIN, issue_id(entry.entry_id)) is None
     assert caplog.text.count("switch.missing_heater is available again") == 1
+
+
+async def test_an_actuator_reporting_late_after_the_start_is_no_warning(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A node's switch is unknown for a moment after the start: no warning, no repair."""
+    set_inputs(hass, "20.0", "30")
+    hass.states.async_set("switch.node_heater", STATE_UNKNOWN)
+    entry = zone_entry(heater="switch.node_heater")
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await _pass(hass, freezer, 5)
+    hass.states.async_set("switch.node_heater", STATE_OFF)
+    await _pass(hass, freezer, 60)
+    assert "switch.node_heater is unavailable" not in caplog.text
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id(entry.entry_id)) is None
+
+
+async def test_an_actuator_still_unknown_after_the_grace_is_reported(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without any further change, the end of the grace reports what is still unavailable."""
+    set_inputs(hass, "20.0", "30")
+    hass.states.async_set("switch.node_heater", STATE_UNKNOWN)
+    entry = zone_entry(heater="switch.node_heater")
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id(entry.entry_id)) is None
+    await _pass(hass, freezer, 31)
+    assert caplog.text.count("switch.node_heater is unavailable") == 1
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id(entry.entry_id)) is not None
 
 
 async def test_unload_removes_timers_and_issue(
