@@ -184,7 +184,7 @@ test("a node zone shows the node's health; other zones do not", () => {
 
 test("the overview opens each zone's view", () => {
   const zones = [zone("A"), zone("B")];
-  const view = overviewView(zones, hass());
+  const view = overviewView(zones);
   assert.equal(view.sections.length, 2);
   const paths = view.sections.map((section) => section.cards[0].tap_action.navigation_path);
   assert.deepEqual(paths, ["a", "b"]);

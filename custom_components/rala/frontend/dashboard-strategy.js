@@ -22,7 +22,6 @@ export const STRINGS = {
     time_in_band: "Time in band",
     equipment: "Equipment",
     node: "Node {name}",
-    open_zone: "Open {name}",
     no_zones:
       "No grow zone yet. Add one under **Settings → Devices & services → RALA Grow Climate**, or confirm a discovered RALA node there.",
     unknown_zone: "This grow zone no longer exists.",
@@ -37,7 +36,6 @@ export const STRINGS = {
     time_in_band: "Zeit im Zielbereich",
     equipment: "Geräte",
     node: "Knoten {name}",
-    open_zone: "{name} öffnen",
     no_zones:
       "Noch keine Anbauzone. Lege eine unter **Einstellungen → Geräte & Dienste → RALA Grow Climate** an oder bestätige dort einen gefundenen RALA-Knoten.",
     unknown_zone: "Diese Anbauzone gibt es nicht mehr.",
@@ -52,7 +50,6 @@ export const STRINGS = {
     time_in_band: "Tiempo en rango",
     equipment: "Equipos",
     node: "Nodo {name}",
-    open_zone: "Abrir {name}",
     no_zones:
       "Aún no hay zonas de cultivo. Añade una en **Ajustes → Dispositivos y servicios → RALA Grow Climate**, o confirma allí un nodo RALA descubierto.",
     unknown_zone: "Esta zona de cultivo ya no existe.",
@@ -67,7 +64,6 @@ export const STRINGS = {
     time_in_band: "Temps dans la plage",
     equipment: "Équipements",
     node: "Nœud {name}",
-    open_zone: "Ouvrir {name}",
     no_zones:
       "Aucune zone de culture pour l'instant. Ajoutez-en une dans **Paramètres → Appareils et services → RALA Grow Climate**, ou confirmez-y un nœud RALA découvert.",
     unknown_zone: "Cette zone de culture n'existe plus.",
@@ -82,7 +78,6 @@ export const STRINGS = {
     time_in_band: "Tijd binnen bereik",
     equipment: "Apparatuur",
     node: "Node {name}",
-    open_zone: "{name} openen",
     no_zones:
       "Nog geen kweekzone. Voeg er een toe onder **Instellingen → Apparaten & diensten → RALA Grow Climate**, of bevestig daar een gevonden RALA-node.",
     unknown_zone: "Deze kweekzone bestaat niet meer.",
@@ -384,8 +379,7 @@ function statisticsGraph(entities, days) {
 }
 
 /** Every zone at a glance: its heading (tap to open it), its VPD and its climate. */
-export function overviewView(zones, hass) {
-  const text = strings(hass);
+export function overviewView(zones) {
   const paths = viewPaths(zones);
   return {
     type: "sections",
@@ -400,14 +394,6 @@ export function overviewView(zones, hass) {
         ...present(zone.inputs.temperature, zone.inputs.humidity, zone.entities.vpd_status).map(
           (entity) => tile(entity, ROW),
         ),
-        {
-          type: "button",
-          name: format(text.open_zone, { name: zone.name }),
-          icon: "mdi:arrow-right",
-          show_state: false,
-          tap_action: { action: "navigate", navigation_path: paths[index] },
-          grid_options: { columns: 12, rows: 1 },
-        },
       ],
     })),
   };
@@ -448,7 +434,7 @@ class RalaZoneViewStrategy extends StrategyElement {
 class RalaOverviewViewStrategy extends StrategyElement {
   static async generate(_config, hass) {
     const zones = await fetchZones(hass);
-    return zones.length > 0 ? overviewView(zones, hass) : messageView(strings(hass).no_zones);
+    return zones.length > 0 ? overviewView(zones) : messageView(strings(hass).no_zones);
   }
 }
 
