@@ -247,3 +247,16 @@ test("the strategies ask the integration for the zones and build from its answer
   assert.equal(overview.sections.length, 2);
   assert.ok(asked.every((message) => message.type === "rala/zones"));
 });
+
+test("dashboards/rala-grow.yaml is the strategy's current layout", async () => {
+  const { execFileSync } = await import("node:child_process");
+  const { readFileSync } = await import("node:fs");
+  const root = new URL("../../", import.meta.url);
+  const written = execFileSync(process.execPath, [new URL("scripts/dashboard-yaml", root).pathname]);
+  const committed = readFileSync(new URL("dashboards/rala-grow.yaml", root));
+  assert.equal(
+    written.toString(),
+    committed.toString(),
+    "run scripts/dashboard-yaml > dashboards/rala-grow.yaml",
+  );
+});
