@@ -6,6 +6,7 @@ Only what a browser or the mobile app also uses: the onboarding HTTP API, the OA
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 import contextlib
 from dataclasses import dataclass
@@ -189,9 +190,12 @@ class HomeAssistantClient:
 
     async def restart(self) -> None:
         """Ask Home Assistant to restart (the service closes this connection as it stops)."""
-        with contextlib.suppress(aiohttp.ClientError, ConnectionClosedError):
+        # The answer may never come: the stopping server does not always close the socket.
+        with contextlib.suppress(aiohttp.ClientError, ConnectionClosedError, TimeoutError):
             async with self.websocket() as ws:
-                await ws.command("call_service", domain="homeassistant", service="restart")
+                await asyncio.wait_for(
+                    ws.command("call_service", domain="homeassistant", service="restart"), 10
+                )
 
     @contextlib.asynccontextmanager
     async def websocket(self) -> AsyncIterator[WebSocket]:
