@@ -41,7 +41,7 @@ function zone(name, changes = {}) {
       humidity: `sensor.${slug}_humidity`,
       leaf_temperature: null,
     },
-    actuators: { light: `light.${slug}`, heater: `switch.${slug}_heater` },
+    actuators: { heater: `switch.${slug}_heater`, light: `light.${slug}` },
     vpd_entity: entities.leaf_vpd,
     vpd_band: [0.8, 1.2],
     node: null,
@@ -132,7 +132,7 @@ test("the gauge's segments are the band, and it shows the value", () => {
   assert.equal(gauge.entity, "sensor.tent_leaf_vpd");
 });
 
-test("running actuators show as badges only while on, heater before light", () => {
+test("running actuators show as badges only while on, in the integration's order", () => {
   const view = zoneView(zone("Tent"), hass());
   const [header] = cardsOf(view);
   assert.equal(header.type, "heading");

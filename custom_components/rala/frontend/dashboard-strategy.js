@@ -227,19 +227,10 @@ function present(...entityIds) {
   return entityIds.filter((entityId) => typeof entityId === "string" && entityId);
 }
 
-// Actuators in the order a grower reads a tent: heat, cool, water, air, light.
-const ACTUATOR_ORDER = [
-  "heater",
-  "cooler",
-  "humidifier",
-  "dehumidifier",
-  "exhaust_fan",
-  "circulation_fan",
-  "light",
-];
-
+// The integration lists a zone's actuators in its own order of kinds (heat, cool, water,
+// air, light), so the dashboard keeps that order instead of spelling the kinds again.
 function actuatorsOf(zone) {
-  return ACTUATOR_ORDER.map((kind) => zone.actuators[kind]).filter(Boolean);
+  return Object.values(zone.actuators).filter(Boolean);
 }
 
 /** The zone's heading: name, growth stage, day or night, and what is running. */

@@ -382,16 +382,22 @@ async def test_unavailable_actuator_is_reported_once_and_the_rest_works(
     assert caplog.text.count("switch.missing_heater is available again") == 1
 
 
-async def test_an_actuator_reporting_late_after_the_start_is_no_warning(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A node's switch is unknown for a moment after the start: no warning, no repair."""
+async def _zone_with_a_heater_not_reported_yet(hass: HomeAssistant) -> MockConfigEntry:
+    """A zone whose heater (as a node's MQTT switch right after the start) is unknown."""
     set_inputs(hass, "20.0", "30")
     hass.states.async_set("switch.node_heater", STATE_UNKNOWN)
     entry = zone_entry(heater="switch.node_heater")
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
+    return entry
+
+
+async def test_an_actuator_reporting_late_after_the_start_is_no_warning(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A node's switch is unknown for a moment after the start: no warning, no repair."""
+    entry = await _zone_with_a_heater_not_reported_yet(hass)
     await _pass(hass, freezer, 5)
     hass.states.async_set("switch.node_heater", STATE_OFF)
     await _pass(hass, freezer, 60)
@@ -403,12 +409,7 @@ async def test_an_actuator_still_unknown_after_the_grace_is_reported(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Without any further change, the end of the grace reports what is still unavailable."""
-    set_inputs(hass, "20.0", "30")
-    hass.states.async_set("switch.node_heater", STATE_UNKNOWN)
-    entry = zone_entry(heater="switch.node_heater")
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    entry = await _zone_with_a_heater_not_reported_yet(hass)
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id(entry.entry_id)) is None
     await _pass(hass, freezer, 31)
     assert caplog.text.count("switch.node_heater is unavailable") == 1

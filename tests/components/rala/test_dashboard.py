@@ -44,7 +44,7 @@ async def test_zones_name_every_entity_by_its_part(
 ) -> None:
     """Each zone's entities by description key, its inputs, actuators, VPD and band."""
     set_inputs(hass)
-    entry = zone_entry(**{CONF_HEATER: "switch.heater", CONF_LIGHT: "light.lamp"})
+    entry = zone_entry(**{CONF_LIGHT: "light.lamp", CONF_HEATER: "switch.heater"})
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -69,7 +69,8 @@ async def test_zones_name_every_entity_by_its_part(
         "humidity": HUMIDITY,
         "leaf_temperature": None,
     }
-    assert zone["actuators"] == {"heater": "switch.heater", "light": "light.lamp"}
+    # In the integration's order of kinds, which the dashboard keeps.
+    assert list(zone["actuators"].items()) == [("heater", "switch.heater"), ("light", "light.lamp")]
     assert zone["vpd_entity"] == "sensor.tent_leaf_vpd"
     low, high = entry.runtime_data.vpd_band
     assert zone["vpd_band"] == [round(low, 2), round(high, 2)]
