@@ -10,7 +10,11 @@ default when ``NAME`` is unset or empty). In addition ``RALA_MQTT_USERNAME`` and
 ``broker.password``.
 
 Relative file paths (``broker.ca_file``, ``broker.cert_file``, ``broker.key_file``,
-``outbox.path``) are resolved against the directory of the configuration file.
+``outbox.path``) are resolved against the directory of the configuration file. The TLS
+files must exist and be readable when the configuration is loaded.
+
+A password is never shown in an error message, whatever was written for it. YAML nested
+deeper than :data:`MAX_YAML_DEPTH` levels is refused (a configuration needs four).
 """
 
 from __future__ import annotations
@@ -106,6 +110,8 @@ I2C_BUS_PINS: Final[Mapping[int, tuple[str, str]]] = MappingProxyType(
 DEFAULT_OUTBOX_DIRECTORY: Final = Path("/var/lib/rala-edge")
 OUTBOX_FILE_NAME: Final = "outbox.sqlite"
 MIN_OUTBOX_BYTES: Final = 1024 * 1024
+#: Deeper YAML is refused before it is built (building it recurses once per level).
+MAX_YAML_DEPTH: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +245,29 @@ def _text(what: str = "a non-empty string") -> Validator:
         return value.strip()
 
     return validate
+
+
+def _kind_of(value: Any) -> str:
+    """What a value is, in words, without showing it (for secrets)."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "an empty string" if not value.strip() else "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    return f"a {type(value).__name__}"
+
+
+def _secret(value: Any) -> str:
+    """A password: a non-empty string, never echoed in the error."""
+    if not isinstance(value, str) or not value.strip():
+        hint = " (put the password in quotes)" if isinstance(value, int | float) else ""
+        raise vol.Invalid(f"expected a non-empty string{hint}, got {_kind_of(value)}")
+    return value.strip()
 
 
 def _matching(pattern: re.Pattern[str], what: str) -> Validator:
@@ -468,7 +497,7 @@ _BROKER_SCHEMA = vol.Schema(
         vol.Required("host"): _text("a host name or IP address"),
         vol.Optional("port"): _integer(1, 65535, "a TCP port"),
         vol.Optional("username"): _blank_as_none(_text()),
-        vol.Optional("password"): _blank_as_none(_text()),
+        vol.Optional("password"): _blank_as_none(_secret),
         vol.Optional("tls", default=False): _boolean,
         vol.Optional("ca_file"): _optional(_path),
         vol.Optional("cert_file"): _optional(_path),
@@ -644,6 +673,19 @@ def _check_broker(broker: Mapping[str, Any], errors: list[str]) -> None:
         )
 
 
+def _check_files(paths: Mapping[str, Path | None], errors: list[str]) -> None:
+    """Every given file exists and can be read (``paths``: key path → resolved path)."""
+    for key, path in paths.items():
+        if path is None:
+            continue
+        if not path.exists():
+            errors.append(f"{key}: no such file: {path}")
+        elif not path.is_file():
+            errors.append(f"{key}: not a file: {path}")
+        elif not os.access(path, os.R_OK):
+            errors.append(f"{key}: cannot be read by this user: {path}")
+
+
 def _check_sensors(sensors: Sequence[Mapping[str, Any]], errors: list[str]) -> None:
     keys: dict[str, int] = {}
     locations: dict[tuple[int | None, int | None, int], int] = {}
@@ -758,7 +800,8 @@ def parse_config(
     """
     environment: Mapping[str, str] = os.environ if environ is None else environ
     if not isinstance(raw, Mapping):
-        raise ConfigError([f"configuration: expected a mapping of keys, got {raw!r}"])
+        # Not shown: it could hold a password.
+        raise ConfigError([f"configuration: expected a mapping of keys, got {_kind_of(raw)}"])
     errors: list[str] = []
     substituted = _substitute_environment(raw, environment, [], errors)
     if errors:
@@ -775,6 +818,12 @@ def parse_config(
     sensors: list[dict[str, Any]] = data["sensors"] or []
     actuators: list[dict[str, Any]] = data["actuators"] or []
     _check_broker(broker, errors)
+    tls_files = {
+        f"broker.{name}": _resolve(broker.get(name), base_dir)
+        for name in ("ca_file", "cert_file", "key_file")
+    }
+    if broker["tls"]:
+        _check_files(tls_files, errors)
     _check_sensors(sensors, errors)
     name: str = data.get("name") or data["node_id"]
     _check_actuators(actuators, data["i2c_bus"], name, errors)
@@ -795,9 +844,9 @@ def parse_config(
             username=broker.get("username"),
             password=broker.get("password"),
             tls=broker["tls"],
-            ca_file=_resolve(broker.get("ca_file"), base_dir),
-            cert_file=_resolve(broker.get("cert_file"), base_dir),
-            key_file=_resolve(broker.get("key_file"), base_dir),
+            ca_file=tls_files["broker.ca_file"],
+            cert_file=tls_files["broker.cert_file"],
+            key_file=tls_files["broker.key_file"],
             keepalive=broker["keepalive"],
         ),
         sensors=tuple(
@@ -847,7 +896,20 @@ def parse_config(
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
+    """SafeLoader that refuses duplicate keys instead of silently keeping the last one, and
+    YAML nested deeper than MAX_YAML_DEPTH (PyYAML composes nodes recursively)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise _TooDeepError(mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, yaml.Mark] = {}
@@ -871,6 +933,14 @@ class _DuplicateKeyError(yaml.YAMLError):
         )
 
 
+class _TooDeepError(yaml.YAMLError):
+    def __init__(self, where: yaml.Mark) -> None:
+        super().__init__(
+            f"line {where.line + 1}, column {where.column + 1}: nested deeper than "
+            f"{MAX_YAML_DEPTH} levels"
+        )
+
+
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> AgentConfig:
     """Read and validate the YAML configuration file at ``path``."""
     source = str(path)
@@ -881,7 +951,7 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> AgentCo
         raise ConfigError([f"cannot read the file: {reason}"], source=source) from None
     try:
         raw = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except _DuplicateKeyError as error:
+    except (_DuplicateKeyError, _TooDeepError) as error:
         raise ConfigError([str(error)], source=source) from None
     except yaml.YAMLError as error:
         detail = " ".join(str(error).split())

@@ -277,3 +277,22 @@ def test_run_with_an_unwritable_outbox_fails_readably(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "cannot open the outbox" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def tls_config(tmp_path: Path, ca_file: Path) -> Path:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"node_id: tls-node\nbroker: {{host: 127.0.0.1, tls: true, ca_file: {ca_file}}}\n"
+        "sensors: [{key: canopy}]\n"
+        f"outbox: {{path: {tmp_path / 'outbox.sqlite'}}}\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+@pytest.mark.parametrize("command", ["run", "simulate", "check"])
+def test_a_missing_ca_file_is_a_config_error_naming_the_key(tmp_path: Path, command: str) -> None:
+    result = run_cli(command, "--config", str(tls_config(tmp_path, tmp_path / "ca.crt")))
+    assert result.returncode == 2
+    assert f"broker.ca_file: no such file: {tmp_path / 'ca.crt'}" in result.stderr
+    assert "Traceback" not in result.stderr

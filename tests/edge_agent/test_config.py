@@ -143,6 +143,8 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
         "  host: broker.local", "  host: broker.local\n  tls: true\n  ca_file: certs/ca.crt"
     )
     path = write(tmp_path, text + "outbox:\n  path: data/outbox.sqlite\n")
+    (tmp_path / "certs").mkdir()
+    (tmp_path / "certs/ca.crt").write_text("a CA certificate\n", encoding="utf-8")
     config = load_config(path, environ={})
     assert config.broker.ca_file == tmp_path / "certs/ca.crt"
     assert config.broker.port == 8883  # the TLS default
@@ -311,6 +313,58 @@ def test_unhashable_yaml_key(tmp_path: Path) -> None:
     assert "unhashable" in message
 
 
+def test_yaml_nested_thousands_of_levels_deep_is_a_config_error(tmp_path: Path) -> None:
+    """PyYAML builds nested YAML recursively: the depth is bounded before it is built."""
+    flow = MINIMAL + "simulation: " + "[" * 5000 + "]" * 5000 + "\n"
+    assert "line 7, column 76: nested deeper than 64 levels" in load_errors(tmp_path, flow)
+    block = (
+        MINIMAL
+        + "simulation:\n"
+        + "".join("  " * level + f"k{level}:\n" for level in range(1, 3000))
+    )
+    assert "nested deeper than 64 levels" in load_errors(tmp_path, block)
+    # Nesting a configuration could sensibly use is fine.
+    config = load_config(write(tmp_path, MINIMAL + "simulation: " + "{a: " * 20 + "1" + "}" * 20))
+    assert "a" in config.simulation
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("123456", "got a number"),
+        ("0x1f", "got a number"),
+        ("1.5e+3", "got a number"),
+        ("[hunter2, more]", "got a list"),
+        ("{secret: hunter2}", "got a mapping"),
+        ("yes", "got true or false"),
+    ],
+)
+def test_a_password_is_never_shown_in_an_error(tmp_path: Path, written: str, expected: str) -> None:
+    text = MINIMAL.replace(
+        "  host: broker.local", f"  host: broker.local\n  username: u\n  password: {written}"
+    )
+    message = load_errors(tmp_path, text)
+    assert "broker.password: expected a non-empty string" in message
+    assert expected in message
+    for secret in ("123456", "31", "0x1f", "1500", "1.5e+3", "hunter2", "True"):
+        assert secret not in message.replace(str(tmp_path), "")
+
+
+def test_missing_tls_files_fail_validation_naming_the_key(tmp_path: Path) -> None:
+    """A CA, certificate or key that is not there is a config error, not a crash later."""
+    (tmp_path / "client.crt").write_text("certificate\n", encoding="utf-8")
+    (tmp_path / "certs").mkdir()
+    text = MINIMAL.replace(
+        "  host: broker.local",
+        "  host: broker.local\n  tls: true\n  ca_file: ca.crt\n"
+        "  cert_file: client.crt\n  key_file: certs",
+    )
+    message = load_errors(tmp_path, text)
+    assert f"broker.ca_file: no such file: {tmp_path / 'ca.crt'}" in message
+    assert f"broker.key_file: not a file: {tmp_path / 'certs'}" in message
+    assert "cert_file" not in message
+
+
 def test_missing_node_id(tmp_path: Path) -> None:
     """The node id is required."""
     message = load_errors(tmp_path, MINIMAL.replace("node_id: tent-pi\n", ""))
@@ -458,7 +512,7 @@ def test_empty_and_unreadable_files(tmp_path: Path) -> None:
             id="broker-host",
         ),
         pytest.param(
-            {"broker": {"host": "b", "tls": True, "cert_file": "/c.crt"}},
+            {"broker": {"host": "b", "tls": True, "cert_file": __file__}},
             "broker.key_file: a client certificate needs both cert_file and key_file",
             id="cert-without-key",
         ),
@@ -597,7 +651,7 @@ def test_all_errors_are_reported_together() -> None:
 
 def test_not_a_mapping_at_all() -> None:
     """parse_config given something other than a mapping."""
-    assert errors_of(["node_id"]) == ("configuration: expected a mapping of keys, got ['node_id']",)
+    assert errors_of(["node_id"]) == ("configuration: expected a mapping of keys, got a list",)
 
 
 def test_sensor_address_conflicts() -> None:
