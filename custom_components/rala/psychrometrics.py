@@ -41,6 +41,12 @@ Inputs outside the physical or plausible domain raise :class:`PsychrometricsErro
 (a :class:`ValueError`) naming the bad value: NaN or infinite numbers, RH outside 0-100 %,
 temperatures outside :data:`MIN_TEMPERATURE_C`-:data:`MAX_TEMPERATURE_C`, negative VPD
 targets, unknown temperature units.
+
+The dew point has a narrower domain: air whose dew point would lie below
+:data:`MIN_DEW_POINT_C` holds less vapour than the SVP curve covers (at 20 °C that is
+below about 0.26 % RH, within any sensor's error of 0 %), so it has no dew point here,
+just like bone-dry air. :func:`has_dew_point` tells whether a pair of inputs has one;
+:func:`dew_point` raises :class:`PsychrometricsError` for those that have none.
 """
 
 from dataclasses import dataclass
@@ -51,6 +57,8 @@ MIN_TEMPERATURE_C: Final = -50.0
 """Lowest temperature accepted (°C): colder than any grow room or its surroundings."""
 MAX_TEMPERATURE_C: Final = 70.0
 """Highest temperature accepted (°C): above it a reading is a fault, not a climate."""
+MIN_DEW_POINT_C: Final = MIN_TEMPERATURE_C
+"""Lowest dew point given (°C): the bottom of the temperature range the SVP curve is used in."""
 MAX_LEAF_OFFSET_C: Final = 10.0
 """Largest leaf offset (°C, either sign): beyond it the estimate is meaningless."""
 DEFAULT_LEAF_OFFSET_C: Final = 2.0
@@ -198,21 +206,39 @@ def vpd_leaf(
     return _svp(t_leaf, formula) - rh / 100.0 * _svp(t_air_c, formula)
 
 
+def has_dew_point(t_c: float, rh: float, *, formula: SvpFormula = FAO56_TETENS) -> bool:
+    """Whether the air has a dew point of at least :data:`MIN_DEW_POINT_C`.
+
+    That is, whether its actual vapour pressure reaches the saturation vapour pressure at
+    :data:`MIN_DEW_POINT_C`. False at 0 % RH and in air just as dry (e.g. 1e-300 % RH).
+    Inputs outside the domain raise :class:`PsychrometricsError` as everywhere.
+    """
+    return actual_vapour_pressure(t_c, rh, formula=formula) >= _svp(MIN_DEW_POINT_C, formula)
+
+
 def dew_point(t_c: float, rh: float, *, formula: SvpFormula = FAO56_TETENS) -> float:
     """Dew point in °C: the temperature whose saturation vapour pressure is the actual one.
 
     It is the exact inverse of the same SVP curve, so ``dew_point(t, 100)`` is ``t`` (to
     rounding) and the result is never above ``t_c``. At 0 % RH there is no vapour and no
-    dew point: that raises :class:`PsychrometricsError`.
+    dew point, and air so dry that its dew point would lie below :data:`MIN_DEW_POINT_C`
+    has none either (:func:`has_dew_point`): both raise :class:`PsychrometricsError`.
     """
     _require_temperature("temperature", t_c)
     _require_rh(rh)
     if rh == 0.0:
         raise PsychrometricsError("dew point is undefined at relative humidity 0 %")
+    if not has_dew_point(t_c, rh, formula=formula):
+        raise PsychrometricsError(
+            f"dew point of {rh!r} % RH at {t_c!r} °C is below {MIN_DEW_POINT_C} °C, "
+            "outside the range of the vapour pressure curve"
+        )
+    # rh / 100 is at least e°(MIN_DEW_POINT_C) / e°(MAX_TEMPERATURE_C) here (about 2e-4).
     log_ratio = math.log(rh / 100.0) + formula.b * t_c / (t_c + formula.c_c)
     dew_point_c = formula.c_c * log_ratio / (formula.b - log_ratio)
-    # Rounding may land an ulp above the air temperature at RH a hair under 100 %.
-    return min(dew_point_c, t_c)
+    # Rounding may land an ulp above the air temperature at RH a hair under 100 %, and an
+    # ulp below the lowest dew point at its edge.
+    return max(min(dew_point_c, t_c), MIN_DEW_POINT_C)
 
 
 def absolute_humidity(t_c: float, rh: float, *, formula: SvpFormula = FAO56_TETENS) -> float:

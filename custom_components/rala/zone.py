@@ -191,7 +191,7 @@ class DerivedValues:
     """°C: measured, or air temperature minus the leaf offset."""
     leaf_temperature_measured: bool
     dew_point: float | None
-    """°C; ``None`` at 0 % RH where there is no dew point."""
+    """°C; ``None`` in air too dry for one (0 % RH, or a dew point below -50 °C)."""
     absolute_humidity: float
     """g/m³."""
 
@@ -293,7 +293,11 @@ def derive(
             leaf_temperature if leaf_temperature is not None else air_temperature - leaf_offset
         ),
         leaf_temperature_measured=leaf_temperature is not None,
-        dew_point=psychrometrics.dew_point(air_temperature, humidity) if humidity > 0 else None,
+        dew_point=(
+            psychrometrics.dew_point(air_temperature, humidity)
+            if psychrometrics.has_dew_point(air_temperature, humidity)
+            else None
+        ),
         absolute_humidity=psychrometrics.absolute_humidity(air_temperature, humidity),
     )
 

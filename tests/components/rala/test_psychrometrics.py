@@ -11,6 +11,7 @@ from custom_components.rala.psychrometrics import (
     BUCK_1981,
     FAO56_TETENS,
     MAX_TEMPERATURE_C,
+    MIN_DEW_POINT_C,
     MIN_TEMPERATURE_C,
     PsychrometricsError,
     VpdUnreachableError,
@@ -19,6 +20,7 @@ from custom_components.rala.psychrometrics import (
     celsius_to_fahrenheit,
     dew_point,
     fahrenheit_to_celsius,
+    has_dew_point,
     relative_humidity_for_vpd,
     saturation_vapour_pressure,
     to_celsius,
@@ -173,9 +175,9 @@ def test_leaf_vpd_negative_when_leaf_below_dew_point() -> None:
 @PROPERTY
 def test_dew_point_not_above_air_and_inverse_of_svp(t_c: float, rh: float) -> None:
     """The dew point is never above the air; saturating at it gives the actual vapour."""
+    assume(has_dew_point(t_c, rh))
     dew_point_c = dew_point(t_c, rh)
     assert dew_point_c <= t_c
-    assume(dew_point_c >= MIN_TEMPERATURE_C)
     assert saturation_vapour_pressure(dew_point_c) == pytest.approx(
         actual_vapour_pressure(t_c, rh), rel=1e-9
     )
@@ -422,6 +424,41 @@ def test_dew_point_undefined_in_dry_air() -> None:
     """Air without vapour has no dew point."""
     with pytest.raises(PsychrometricsError, match="undefined at relative humidity 0 %"):
         dew_point(20.0, 0.0)
+
+
+@pytest.mark.parametrize("rh", [5e-324, 1e-322, 1e-321, 1e-300, 1e-9, 0.1, 0.25])
+def test_dew_point_undefined_in_air_too_dry_for_the_curve(rh: float) -> None:
+    """Just above 0 % RH there is no dew point either (it would lie far below -50 °C):
+    refused as out of the domain, never a bare math error."""
+    assert not has_dew_point(20.0, rh)
+    with pytest.raises(PsychrometricsError, match=r"is below -50\.0 °C"):
+        dew_point(20.0, rh)
+
+
+def test_dew_point_domain_ends_at_the_lowest_dew_point() -> None:
+    """The edge of the domain is the RH whose dew point is exactly -50 °C."""
+    edge_rh = 100.0 * saturation_vapour_pressure(MIN_DEW_POINT_C) / saturation_vapour_pressure(20.0)
+    assert has_dew_point(20.0, edge_rh * (1 + 1e-12))
+    assert dew_point(20.0, edge_rh * (1 + 1e-12)) == pytest.approx(MIN_DEW_POINT_C, abs=1e-9)
+    assert not has_dew_point(20.0, edge_rh * (1 - 1e-12))
+    assert not has_dew_point(20.0, 0.0)
+    assert has_dew_point(MIN_TEMPERATURE_C, 100.0)
+    assert dew_point(MIN_TEMPERATURE_C, 100.0) == pytest.approx(MIN_TEMPERATURE_C)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.floats(MIN_TEMPERATURE_C, MAX_TEMPERATURE_C),
+    st.one_of(st.floats(0.0, 100.0), st.floats(0.0, 1e-3), st.floats(0.0, 1e-300)),
+)
+def test_dew_point_exactly_where_it_is_defined(t_c: float, rh: float) -> None:
+    """Everywhere in the domain: a dew point between -50 °C and the air temperature
+    when ``has_dew_point`` says so, a PsychrometricsError otherwise."""
+    if has_dew_point(t_c, rh):
+        assert MIN_DEW_POINT_C <= dew_point(t_c, rh) <= t_c
+    else:
+        with pytest.raises(PsychrometricsError):
+            dew_point(t_c, rh)
 
 
 @pytest.mark.parametrize("bad_target", [-0.01, -1.0])

@@ -281,6 +281,24 @@ async def test_zero_humidity_has_no_dew_point(hass: HomeAssistant) -> None:
     assert zone.derived.absolute_humidity == 0.0
 
 
+@pytest.mark.parametrize("humidity", ["1e-321", "1e-322", "5e-324", "0.1"])
+async def test_humidity_a_hair_above_zero_has_no_dew_point(
+    hass: HomeAssistant, humidity: str
+) -> None:
+    """Air as dry as makes no difference to 0 % RH has no dew point either; the zone keeps
+    computing everything else (it used to stop on a math error)."""
+    hass.states.async_set(TEMP, "25.0", CELSIUS)
+    hass.states.async_set(HUMIDITY, humidity, PERCENT)
+    _, zone = await _zone(hass)
+    assert zone.derived is not None
+    assert zone.derived.dew_point is None
+    assert zone.derived.air_vpd == pytest.approx(psychrometrics.vpd_air(25.0, float(humidity)))
+    hass.states.async_set(HUMIDITY, "50", PERCENT)
+    await hass.async_block_till_done()
+    assert zone.derived is not None
+    assert zone.derived.dew_point == pytest.approx(psychrometrics.dew_point(25.0, 50.0))
+
+
 @pytest.mark.parametrize(("sample_interval", "expected"), [(10, 60), (45, 90), (None, 900)])
 async def test_default_max_input_age(
     hass: HomeAssistant, sample_interval: int | None, expected: int
