@@ -29,6 +29,7 @@ from .actuators import ActuatorBank
 from .config import AgentConfig
 from .discovery import (
     BACKFILL_BATCH_SIZE,
+    MAX_REMOVED_COMPONENTS,
     PAYLOAD_OFF,
     PAYLOAD_OFFLINE,
     PAYLOAD_ON,
@@ -361,15 +362,28 @@ class Agent:
         self._update_link_state()
 
     def _on_own_discovery(self, payload: bytes) -> None:
-        """Remove components the broker still retains but the config no longer has."""
-        stale = stale_components(payload, self._component_ids)
-        new = {
-            key: platform for key, platform in stale.items() if key not in self._removed_components
-        }
+        """Remove components the broker still retains but the config no longer has.
+
+        At most MAX_REMOVED_COMPONENTS are held (and sent as removals), whatever arrives.
+        """
+        try:
+            stale = stale_components(payload, self._component_ids, node_id=self.config.node_id)
+        except PayloadError as err:
+            _LOGGER.warning("ignoring a message on %s: %s", self.topics.discovery, err)
+            return
+        new = sorted(key for key in stale if key not in self._removed_components)
+        room = MAX_REMOVED_COMPONENTS - len(self._removed_components)
+        if len(new) > room:
+            _LOGGER.warning(
+                "not removing %d more component(s) from Home Assistant: at most %d at a time",
+                len(new) - room,
+                MAX_REMOVED_COMPONENTS,
+            )
+            new = new[:room]
         if not new:
             return
-        _LOGGER.info("removing from Home Assistant: %s", ", ".join(sorted(new)))
-        self._removed_components.update(new)
+        _LOGGER.info("removing from Home Assistant: %s", ", ".join(new))
+        self._removed_components.update((key, stale[key]) for key in new)
         discovery = build_discovery_payload(
             self.config,
             sample_interval=self.real_sample_interval,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
 import math
+import re
 from typing import Any, Final
 
 from . import __version__
@@ -33,6 +34,23 @@ MAX_COMMAND_BYTES: Final = 256
 MAX_COMMAND_AGE: Final = 30.0
 MAX_REPLAY_REQUEST_BYTES: Final = 1024
 MAX_REQUEST_ID_LENGTH: Final = 128
+#: Sequence numbers are SQLite integers (the outbox's ``INTEGER PRIMARY KEY``): 0..2**63-1.
+MAX_SEQ: Final = 2**63 - 1
+#: Incoming JSON nested deeper than this is refused before it is parsed (the parser
+#: recurses once per level, so depth is what could exhaust the stack).
+MAX_JSON_DEPTH: Final = 16
+#: A message on the node's own discovery topic larger than this is not read.
+MAX_DISCOVERY_BYTES: Final = 256 * 1024
+#: At most this many components are removed from Home Assistant per run of the agent.
+MAX_REMOVED_COMPONENTS: Final = 64
+#: Components of the node's own discovery document that it may remove: what it publishes.
+MAX_COMPONENT_ID_LENGTH: Final = 255
+_COMPONENT_ID: Final = re.compile(r"[a-z0-9_]+")
+_OWN_PLATFORMS: Final = frozenset({"sensor", "switch"})
+#: Command timestamps outside this range are refused (and never converted, which could
+#: overflow datetime's range at its edges).
+EARLIEST_TIMESTAMP: Final = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIMESTAMP: Final = datetime(9999, 12, 30, tzinfo=UTC)
 BACKFILL_BATCH_SIZE: Final = 500
 STATE_MAX_LENGTH: Final = 255
 
@@ -129,10 +147,17 @@ def format_timestamp(moment: datetime) -> str:
 
 
 def parse_timestamp(text: str) -> datetime:
-    """Parse an ISO 8601 timestamp with an offset or ``Z``; naive timestamps are refused."""
+    """Parse an ISO 8601 timestamp with an offset or ``Z``; naive timestamps are refused.
+
+    Only moments from 1970-01-01 to 9999-12-30 UTC are accepted (ValueError otherwise):
+    converting a moment at the edge of datetime's range to UTC could overflow it.
+    """
     moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError(f"timestamp {text!r} has no time zone")
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"timestamp {text[:40]!r} has no time zone")
+    # Comparing aware datetimes does not convert them, so this cannot overflow.
+    if not EARLIEST_TIMESTAMP <= moment <= LATEST_TIMESTAMP:
+        raise ValueError(f"timestamp {text[:40]!r} is outside 1970-01-01..9999-12-30 UTC")
     return moment.astimezone(UTC)
 
 
@@ -315,26 +340,46 @@ def build_discovery_payload(
     }
 
 
-def stale_components(previous_payload: bytes, current: Iterable[str]) -> dict[str, str]:
-    """Components of a previously published discovery payload that are not current.
+def stale_components(
+    previous_payload: bytes, current: Iterable[str], *, node_id: str
+) -> dict[str, str]:
+    """Components of a previously published discovery document that are not current.
 
-    Returns component id → platform for every component of ``previous_payload`` (what the
-    broker still retains) missing from ``current``. A payload that is not a discovery
-    document gives an empty result.
+    ``previous_payload`` is what arrived on the node's own discovery topic (normally the
+    broker's retained copy of what the node published). Returns component id → platform
+    for every component there that is missing from ``current`` and that this node could
+    have published itself: a full ``sensor`` or ``switch`` component whose id is made of
+    ``[a-z0-9_]`` and whose ``unique_id`` is ``rala_<node>_...``. Removal stubs
+    (``{"p": ...}`` alone) are not learned again, so a removal does not outlive the next
+    start of the agent, and nothing a stranger publishes there is kept for ever.
+
+    An empty payload (no retained document) gives an empty result; anything that is not a
+    discovery document raises PayloadError.
     """
-    try:
-        document = json.loads(previous_payload)
-    except ValueError:
+    if not previous_payload:
         return {}
+    if len(previous_payload) > MAX_DISCOVERY_BYTES:
+        raise PayloadError(
+            f"discovery document of {len(previous_payload)} bytes exceeds {MAX_DISCOVERY_BYTES}"
+        )
+    document = load_json(previous_payload, "discovery document")
     if not isinstance(document, dict) or not isinstance(document.get("cmps"), dict):
-        return {}
+        raise PayloadError("discovery document has no cmps object")
     wanted = set(current)
+    own_prefix = f"rala_{node_id}_"
     stale: dict[str, str] = {}
     for component_id, component in document["cmps"].items():
         if component_id in wanted or not isinstance(component, dict):
             continue
+        if len(component_id) > MAX_COMPONENT_ID_LENGTH or not _COMPONENT_ID.fullmatch(component_id):
+            continue
         platform = component.get("p", component.get("platform"))
-        if isinstance(platform, str):
+        unique_id = component.get("unique_id")
+        if (
+            platform in _OWN_PLATFORMS
+            and isinstance(unique_id, str)
+            and unique_id.startswith(own_prefix)
+        ):
             stale[component_id] = platform
     return stale
 
@@ -431,6 +476,33 @@ class PayloadError(ValueError):
     """An incoming payload was refused; the message says why."""
 
 
+# Outside strings, only brackets and braces change the nesting depth. The closing quote
+# is optional, so an unterminated string ends the scan instead of being tried again from
+# every later quote: the scan stays linear in the payload's length.
+_JSON_NESTING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
+
+
+def load_json(payload: bytes, what: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse incoming JSON, refusing (PayloadError) anything nested deeper than ``max_depth``.
+
+    The depth is measured before parsing: json's parser recurses once per level and would
+    otherwise run out of stack on a few kilobytes of ``[[[[...``.
+    """
+    depth = 0
+    for match in _JSON_NESTING.finditer(payload):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > max_depth:
+                raise PayloadError(f"{what} is nested deeper than {max_depth} levels")
+        elif token in (b"]", b"}"):
+            depth -= 1
+    try:
+        return json.loads(payload)
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
+        raise PayloadError(f"{what} is not valid JSON: {err}") from err
+
+
 def parse_command(
     payload: bytes, *, retained: bool, now: datetime, max_age: float = MAX_COMMAND_AGE
 ) -> bool:
@@ -452,10 +524,7 @@ def parse_command(
         return text == PAYLOAD_ON
     if not text.startswith("{"):
         raise PayloadError(f"unknown command {text[:40]!r}: expected ON, OFF or a JSON object")
-    try:
-        document = json.loads(text)
-    except ValueError as err:
-        raise PayloadError(f"command is not valid JSON: {err}") from err
+    document = load_json(text.encode(), "command")
     if not isinstance(document, dict):
         raise PayloadError("command JSON must be an object")
     unknown = set(document) - {"state", "ts"}
@@ -487,10 +556,14 @@ class ReplayRequest:
     to_seq: int
 
 
-def _non_negative_int(document: Mapping[str, Any], key: str) -> int:
+def _sequence_number(document: Mapping[str, Any], key: str) -> int:
     value = document.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise PayloadError(f"replay request {key} must be a non-negative integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEQ:
+        shown = repr(value)
+        shown = shown if len(shown) <= 40 else shown[:40] + "..."
+        raise PayloadError(
+            f"replay request {key} must be an integer from 0 to {MAX_SEQ}, got {shown}"
+        )
     return value
 
 
@@ -500,10 +573,7 @@ def parse_replay_request(payload: bytes) -> ReplayRequest:
         raise PayloadError(
             f"replay request of {len(payload)} bytes exceeds {MAX_REPLAY_REQUEST_BYTES}"
         )
-    try:
-        document = json.loads(payload)
-    except ValueError as err:
-        raise PayloadError(f"replay request is not valid JSON: {err}") from err
+    document = load_json(payload, "replay request")
     if not isinstance(document, dict):
         raise PayloadError("replay request must be a JSON object")
     request_id = document.get("request_id")
@@ -513,8 +583,8 @@ def parse_replay_request(payload: bytes) -> ReplayRequest:
         raise PayloadError(
             f"replay request_id must be a string of at most {MAX_REQUEST_ID_LENGTH} characters"
         )
-    from_seq = _non_negative_int(document, "from_seq")
-    to_seq = _non_negative_int(document, "to_seq")
+    from_seq = _sequence_number(document, "from_seq")
+    to_seq = _sequence_number(document, "to_seq")
     if to_seq < from_seq:
         raise PayloadError(f"replay request to_seq {to_seq} is before from_seq {from_seq}")
     return ReplayRequest(request_id, from_seq, to_seq)

@@ -12,6 +12,9 @@ from edge_agent import __version__
 from edge_agent.config import AgentConfig, parse_config
 from edge_agent.discovery import (
     MAX_COMMAND_BYTES,
+    MAX_DISCOVERY_BYTES,
+    MAX_JSON_DEPTH,
+    MAX_SEQ,
     PayloadError,
     ReplayRequest,
     Topics,
@@ -22,8 +25,10 @@ from edge_agent.discovery import (
     encode,
     expire_after_seconds,
     format_timestamp,
+    load_json,
     parse_command,
     parse_replay_request,
+    parse_timestamp,
     stale_components,
 )
 
@@ -158,7 +163,7 @@ def test_removed_components_are_sent_as_platform_only() -> None:
         actuators=[{"key": "heater", "kind": "heater", "pin": "D17"}],
     )
     current = build_discovery_payload(fewer, sample_interval=30)
-    stale = stale_components(encode(old), current["cmps"])
+    stale = stale_components(encode(old), current["cmps"], node_id="tent-pi")
     assert stale == {
         "canopy_temperature": "sensor",
         "canopy_humidity": "sensor",
@@ -175,9 +180,58 @@ def test_removed_components_are_sent_as_platform_only() -> None:
     assert "unique_id" in again["cmps"]["exhaust"]
 
 
-@pytest.mark.parametrize("garbage", [b"", b"not json", b"[]", b'{"cmps": []}'])
-def test_stale_components_of_garbage_is_empty(garbage: bytes) -> None:
-    assert stale_components(garbage, ["a"]) == {}
+def test_no_retained_discovery_document_removes_nothing() -> None:
+    assert stale_components(b"", ["a"], node_id="tent-pi") == {}
+
+
+@pytest.mark.parametrize(
+    ("garbage", "reason"),
+    [
+        (b"not json", "not valid JSON"),
+        (b"[]", "no cmps object"),
+        (b'{"cmps": []}', "no cmps object"),
+        (b'{"cmps": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested deeper than 16"),
+        (b'{"cmps": {"a": ' + b"[" * 5000 + b"]" * 5000 + b"}}", "nested deeper than 16"),
+        (b" " * (MAX_DISCOVERY_BYTES + 1), "exceeds"),
+    ],
+)
+def test_a_broken_discovery_document_is_refused(garbage: bytes, reason: str) -> None:
+    with pytest.raises(PayloadError, match=reason):
+        stale_components(garbage, ["a"], node_id="tent-pi")
+
+
+def test_only_components_this_node_could_have_published_are_removed() -> None:
+    """Removal stubs and foreign or malformed components are not learned from the broker."""
+    own = {"p": "sensor", "unique_id": "rala_tent-pi_gone_temperature", "name": "x"}
+    document = {
+        "cmps": {
+            "gone_temperature": own,
+            "old_switch": {"platform": "switch", "unique_id": "rala_tent-pi_old_switch"},
+            "stub": {"p": "sensor"},  # what the node sends to remove something
+            "foreign": {"p": "sensor", "unique_id": "rala_other-node_foreign"},
+            "no_uid": {"p": "sensor"},
+            "light": {"p": "light", "unique_id": "rala_tent-pi_light"},
+            "Bad-Id": {"p": "sensor", "unique_id": "rala_tent-pi_Bad-Id"},
+            "x" * 300: {"p": "sensor", "unique_id": "rala_tent-pi_" + "x" * 300},
+            "not_a_dict": "sensor",
+            "kept": {"p": "sensor", "unique_id": "rala_tent-pi_kept"},
+        }
+    }
+    stale = stale_components(encode(document), ["kept"], node_id="tent-pi")
+    assert stale == {"gone_temperature": "sensor", "old_switch": "switch"}
+
+
+def test_incoming_json_depth_is_bounded() -> None:
+    nested = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
+    assert load_json(nested, "x") == json.loads(nested)
+    with pytest.raises(PayloadError, match="nested deeper"):
+        load_json(b"[" + nested + b"]", "x")
+    # Brackets inside strings do not count, escaped quotes do not end a string.
+    assert load_json(b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[\\"[[[[[[[["}', "x") == {
+        "a": '[[[[[[[[[[[[[[[[[[[[[[[[[["[[[[[[[['
+    }
+    with pytest.raises(PayloadError, match="not valid JSON"):
+        load_json(b'"unterminated [[[[[[[[[[[[[[[[[[[[[[[[[[', "x")
 
 
 def test_node_announcement_matches_discovery() -> None:
@@ -272,6 +326,11 @@ def test_valid_commands(payload: bytes, expected: bool) -> None:
         (b'{"state": "ON", "ts": 12}', "ISO 8601 string"),
         (b'{"state": "ON", "ts": "yesterday"}', "not an ISO 8601"),
         (b'{"state": "ON", "ts": "2026-11-25T11:00:00"}', "no time zone"),
+        (b'{"state": "ON", "ts": "0001-01-01T00:00:00+01:00"}', "outside 1970-01-01"),
+        (b'{"state": "ON", "ts": "9999-12-31T23:59:59-01:00"}', "outside 1970-01-01"),
+        (b'{"state": "ON", "ts": "9999-12-31T23:59:59.999999Z"}', "outside 1970-01-01"),
+        (b'{"state": "ON", "ts": "0001-01-01T00:00:00Z"}', "outside 1970-01-01"),
+        (b"{" + b'"a":[' * 20 + b"]" * 20 + b"}", "nested deeper"),
         (b'{"state": "ON", "ts": "2026-11-25T10:59:29Z"}', "stale"),
         (b'{"state": "ON", "ts": "2026-11-25T11:05:00Z"}', "stale"),
         (b'"ON"', "unknown command"),
@@ -300,6 +359,16 @@ def test_replay_request() -> None:
     request = parse_replay_request(b'{"request_id": "abc", "from_seq": 4, "to_seq": 9}')
     assert request == ReplayRequest("abc", 4, 9)
     assert parse_replay_request(b'{"from_seq": 4, "to_seq": 4}').request_id is None
+    # The largest sequence number SQLite holds is the largest one asked for.
+    widest = parse_replay_request(json.dumps({"from_seq": 0, "to_seq": MAX_SEQ}).encode())
+    assert widest == ReplayRequest(None, 0, 2**63 - 1)
+
+
+def test_timestamps_within_the_range_are_converted_to_utc() -> None:
+    assert parse_timestamp("1970-01-01T01:00:00+01:00") == datetime(1970, 1, 1, tzinfo=UTC)
+    assert parse_timestamp("9999-12-30T00:00:00Z") == datetime(9999, 12, 30, tzinfo=UTC)
+    with pytest.raises(ValueError, match="outside"):
+        parse_timestamp("1969-12-31T23:59:59Z")
 
 
 @pytest.mark.parametrize(
@@ -315,6 +384,12 @@ def test_replay_request() -> None:
         (b'{"request_id": 7, "from_seq": 1, "to_seq": 3}', "request_id"),
         (b'{"request_id": "' + b"x" * 200 + b'", "from_seq": 1, "to_seq": 3}', "request_id"),
         (b" " * 2000, "exceeds"),
+        (b'{"from_seq": 0, "to_seq": 18446744073709551616}', "to_seq must be an integer from 0"),
+        (b'{"from_seq": 9223372036854775808, "to_seq": 9223372036854775809}', "from_seq"),
+        (b'{"from_seq": 1, "to_seq": ' + b"9" * 5000 + b"}", "exceeds"),
+        (b'{"from_seq": 1, "to_seq": ' + b"9" * 900 + b"}", "to_seq"),
+        (b"[" * 1000 + b"]" * 20, "nested deeper"),
+        (b'{"from_seq": 1, "to_seq": 2, "x": ' + b"[" * 400 + b"]" * 400 + b"}", "nested"),
     ],
 )
 def test_bad_replay_requests_are_refused(payload: bytes, reason: str) -> None:

@@ -1,0 +1,157 @@
+"""The agent as a real process against hostile messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import json
+from pathlib import Path
+import time
+
+import pytest
+
+from edge_agent.discovery import MAX_REMOVED_COMPONENTS
+from tests.edge_agent.agent_process import running_agent
+from tests.edge_agent.mqtt_probe import MqttProbe, Received, probe
+from tests.mosquitto import Mosquitto
+
+pytestmark = pytest.mark.mqtt
+
+ALL_TOPICS = ["homeassistant/#", "rala/#"]
+
+
+def simulate_args(
+    broker: Mosquitto, state: Path, node: str, *extra: str, speed: float = 10
+) -> list[str]:
+    return [
+        "--broker",
+        broker.url,
+        "--node-id",
+        node,
+        "--speed",
+        str(speed),
+        "--state-dir",
+        str(state),
+        "--announce-delay",
+        "0.2",
+        *extra,
+    ]
+
+
+def is_text(text: str) -> Callable[[Received], bool]:
+    return lambda message: message.text == text
+
+
+def command(watcher: MqttProbe, node: str, key: str, payload: str | bytes) -> Received:
+    """Send a command and return the state the agent answers with."""
+    mark = watcher.count
+    watcher.publish(f"rala/{node}/actuator/{key}/set", payload)
+    return watcher.wait_for(f"rala/{node}/actuator/{key}/state", since=mark)
+
+
+# --------------------------------------------------------------------------- hostile input
+
+
+def forged_discovery(node: str, batch: int, count: int = 1000) -> bytes:
+    """A discovery document with ``count`` components that look like the node's own."""
+    components = {
+        f"forged_{batch}_{index}": {"p": "sensor", "unique_id": f"rala_{node}_f{batch}_{index}"}
+        for index in range(count)
+    }
+    return json.dumps({"cmps": components}).encode()
+
+
+def retained_discovery(broker: Mosquitto, node: str) -> Received:
+    with probe(broker.host, broker.port, [f"homeassistant/device/{node}/config"]) as late:
+        return late.wait_for(f"homeassistant/device/{node}/config")
+
+
+def test_replay_requests_out_of_range_or_nested_too_deep_do_not_stop_the_backfill(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    node = "t-replay"
+    args = simulate_args(mosquitto, tmp_path / "state", node, "--interval", "2")
+    with (
+        running_agent(args, tmp_path / "agent.log") as agent,
+        probe(mosquitto.host, mosquitto.port, [f"rala/{node}/#"]) as watcher,
+    ):
+        watcher.wait_for(f"rala/{node}/sensor/canopy/state", lambda m: m.json()["seq"] >= 3)
+        replay = f"rala/{node}/replay"
+        # A sequence number SQLite cannot hold, JSON nested too deep, then a valid request.
+        watcher.publish(replay, json.dumps({"request_id": "huge", "from_seq": 0, "to_seq": 2**64}))
+        watcher.publish(replay, b"[" * 1000 + b"]" * 24)
+        watcher.publish(replay, json.dumps({"request_id": "ok", "from_seq": 1, "to_seq": 3}))
+        answer = watcher.wait_for(
+            f"rala/{node}/backfill", lambda m: m.json()["request_id"] == "ok"
+        ).json()
+        assert [reading["seq"] for reading in answer["readings"]] == [1, 2, 3]
+        assert not [m for m in watcher.on(f"rala/{node}/backfill") if b'"huge"' in m.payload]
+        assert agent.terminate() == 0
+    assert "replay request to_seq must be an integer from 0 to 9223372036854775807" in agent.log
+    assert "replay request is nested deeper than 16 levels" in agent.log
+    assert "Traceback" not in agent.log
+
+
+def test_commands_at_the_edge_of_the_time_range_or_nested_change_nothing(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    node = "t-commands-edge"
+    args = simulate_args(mosquitto, tmp_path / "state", node)
+    with (
+        running_agent(args, tmp_path / "agent.log") as agent,
+        probe(mosquitto.host, mosquitto.port, [f"rala/{node}/#"]) as watcher,
+    ):
+        watcher.wait_for(f"rala/{node}/actuator/heater/state", is_text("OFF"))
+        heater = f"rala/{node}/actuator/heater/set"
+        for stamp in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
+            watcher.publish(heater, json.dumps({"state": "ON", "ts": stamp}))
+        watcher.publish(heater, b'{"state": ' + b"[" * 100 + b"]" * 100 + b"}")
+        # Once this command is answered, everything above has been handled.
+        assert command(watcher, node, "exhaust_fan", "ON").text == "ON"
+        assert [m.text for m in watcher.on(f"rala/{node}/actuator/heater/state")] == ["OFF"]
+        assert agent.terminate() == 0
+    log = agent.log
+    assert "Traceback" not in log
+    assert log.count("is outside 1970-01-01..9999-12-30 UTC") == 2
+    assert "command is nested deeper than 16 levels" in log
+
+
+def test_the_own_discovery_topic_is_read_with_bounds(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """Forged components are removed at most MAX_REMOVED_COMPONENTS at a time, and not
+    learned back after a restart: the retained document stays bounded."""
+    node = "t-discovery"
+    discovery = f"homeassistant/device/{node}/config"
+    args = simulate_args(mosquitto, tmp_path / "state", node)
+    with (
+        running_agent(args, tmp_path / "agent.log") as agent,
+        probe(mosquitto.host, mosquitto.port, ALL_TOPICS) as watcher,
+    ):
+        own = watcher.wait_for(discovery)
+        own_components = set(own.json()["cmps"])
+        watcher.wait_for(f"rala/{node}/actuator/heater/state", is_text("OFF"))
+        watcher.publish(discovery, b'{"cmps": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+        for batch in range(20):
+            watcher.publish(discovery, forged_discovery(node, batch))
+        # Once this command is answered, everything above has been handled.
+        assert command(watcher, node, "exhaust_fan", "ON").text == "ON"
+        # What the agent published there (the forged documents have no device).
+        largest = max(len(m.payload) for m in watcher.on(discovery) if b'"dev"' in m.payload)
+        assert largest <= len(own.payload) + MAX_REMOVED_COMPONENTS * 64
+        removals = retained_discovery(mosquitto, node).json()["cmps"]
+        stubs = {key for key, value in removals.items() if value == {"p": "sensor"}}
+        assert len(stubs) == MAX_REMOVED_COMPONENTS
+        assert set(removals) == own_components | stubs
+        assert agent.terminate() == 0
+    log = agent.log
+    assert f"ignoring a message on {discovery}: discovery document is nested deeper" in log
+    assert "not removing 936 more component(s) from Home Assistant: at most 64 at a time" in log
+    assert "Traceback" not in log
+
+    # After a restart the removals are not learned back: the document is the node's own.
+    with running_agent(args, tmp_path / "again.log") as agent:
+        agent.wait_for_log("connected to 127.0.0.1")
+        deadline = time.monotonic() + 15
+        while set(retained_discovery(mosquitto, node).json()["cmps"]) != own_components:
+            assert time.monotonic() < deadline, "the removals outlived the restart"
+            time.sleep(0.2)
+        assert agent.terminate() == 0
+    assert "Traceback" not in agent.log
