@@ -51,8 +51,10 @@ from .discovery import (
 from .health import NodeHealth
 from .link import (
     Connected,
+    ConnectionFailed,
     Disconnected,
     LinkEvent,
+    Liveness,
     MessageReceived,
     MqttLink,
     PublishAcknowledged,
@@ -79,6 +81,12 @@ MAX_EVENTS_PER_WAKEUP: Final = 1000
 #: Real seconds between outbox prunes (retention and size cap).
 PRUNE_PERIOD: Final = 600.0
 DEFAULT_REANNOUNCE_DELAY: Final = 5.0
+#: The broker must answer every request within this fraction of the link-loss timeout
+#: (and is probed when it was silent that long), so that a half-open connection is given
+#: up within half the timeout and the link-loss states are taken in time.
+ANSWER_DEADLINE_FRACTION: Final = 0.25
+#: ... but never sooner than this (real s): a busy broker may take a moment to answer.
+MIN_ANSWER_DEADLINE: Final = 1.0
 
 
 class ScaledClock:
@@ -159,6 +167,10 @@ class Agent:
         self._world = world
         self._clock = self.options.clock
         self._events: queue.Queue[LinkEvent] = queue.Queue()
+        answer_deadline = max(
+            MIN_ANSWER_DEADLINE,
+            config.link_loss_timeout / self.options.speed * ANSWER_DEADLINE_FRACTION,
+        )
         self.link = MqttLink(
             config.broker,
             client_id=f"rala-edge-{config.node_id}",
@@ -173,6 +185,11 @@ class Agent:
                 # The broker's retained copy of our own discovery tells what to remove.
                 Subscription(self.topics.discovery),
             ],
+            liveness=Liveness(
+                answer_deadline=answer_deadline,
+                probe_after=answer_deadline,
+                probe_topic=self.topics.probe,
+            ),
         )
         #: Real seconds between readings: what Home Assistant sees.
         self.real_sample_interval = config.sample_interval / self.options.speed
@@ -299,6 +316,11 @@ class Agent:
             case Disconnected(reason=reason):
                 self._connected = False
                 self._note_error(f"broker connection lost: {reason}")
+                self._update_link_state()
+            case ConnectionFailed(reason=reason):
+                # Already logged by the link (rate-limited); kept for the diagnostics.
+                self._connected = False
+                self._last_error = f"{format_timestamp(self.options.wall_clock())} {reason}"
                 self._update_link_state()
             case MessageReceived(topic=topic, payload=payload, retained=retained):
                 self._on_message(topic, payload, retained=retained)
@@ -508,8 +530,25 @@ class Agent:
             self._world.advance(self._clock())
         for key in self._bank.tick():
             self._publish_actuator_state(key)
+        self._check_liveness()
         self._update_link_state()
         self._expire_unacknowledged()
+
+    def _check_liveness(self) -> None:
+        """Give up a connection whose broker stopped answering (half-open TCP).
+
+        The link counts as lost since the broker's last answer, so the link-loss states are
+        taken ``link_loss_timeout`` after it, not only once TCP notices.
+        """
+        last_heard = self.link.check_liveness()
+        if last_heard is None:
+            return
+        silent = max(0.0, time.monotonic() - last_heard)
+        self._connected = False
+        since = self._clock() - silent * self.options.speed
+        if self._link_down_since is None or since < self._link_down_since:
+            self._link_down_since = since
+        self._note_error(f"broker not answering for {silent:.0f} s: reconnecting")
 
     def _expire_unacknowledged(self) -> None:
         """Forget publishes whose PUBACK never came, so memory and the backfill cannot stall.

@@ -23,6 +23,7 @@ from .agent import Agent, AgentOptions, ScaledClock
 from .check import run_checks
 from .config import AgentConfig, BrokerConfig, ConfigError, load_config, parse_config
 from .health import read_health
+from .link import LinkError
 from .outbox import Outbox
 from .sensors import Bme280Sensor, SensorError, SensorSupervisor, blinka_i2c_bus
 from .simulated import (
@@ -178,13 +179,17 @@ def _run(config: AgentConfig) -> int:
     except (SensorError, ActuatorError) as err:
         outbox.close()
         return _fail(str(err))
-    agent = Agent(
-        config,
-        sensors=sensors,
-        bank=bank,
-        outbox=outbox,
-        read_health=lambda: read_health(config.outbox.path),
-    )
+    try:
+        agent = Agent(
+            config,
+            sensors=sensors,
+            bank=bank,
+            outbox=outbox,
+            read_health=lambda: read_health(config.outbox.path),
+        )
+    except LinkError as err:
+        outbox.close()
+        return _fail(str(err))
     _install_signal_handlers(agent.request_stop)
     return agent.run()
 
@@ -250,20 +255,24 @@ def _simulate(args: argparse.Namespace) -> int:
         for sensor in config.sensors
     ]
     bank = ActuatorBank(config.actuators, hardware.pin_factory, clock=clock)
-    agent = Agent(
-        config,
-        sensors=sensors,
-        bank=bank,
-        outbox=outbox,
-        read_health=lambda: read_health(config.outbox.path),
-        options=AgentOptions(
-            clock=clock,
-            speed=args.speed,
-            reannounce_delay=args.announce_delay,
-            rng=random.Random(args.seed),  # noqa: S311 - jitter, not cryptography
-        ),
-        world=SimulatedWorld(hardware.tent, bank, clock()),
-    )
+    try:
+        agent = Agent(
+            config,
+            sensors=sensors,
+            bank=bank,
+            outbox=outbox,
+            read_health=lambda: read_health(config.outbox.path),
+            options=AgentOptions(
+                clock=clock,
+                speed=args.speed,
+                reannounce_delay=args.announce_delay,
+                rng=random.Random(args.seed),  # noqa: S311 - jitter, not cryptography
+            ),
+            world=SimulatedWorld(hardware.tent, bank, clock()),
+        )
+    except LinkError as err:
+        outbox.close()
+        return _fail(str(err))
     _LOGGER.info(
         "simulating node %s at %gx real time, outbox %s",
         config.node_id,

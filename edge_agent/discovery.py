@@ -114,6 +114,11 @@ class Topics:
         return f"{self.base}/replay"
 
     @property
+    def probe(self) -> str:
+        """Never subscribed: the link's liveness probe unsubscribes it (see link.Liveness)."""
+        return f"{self.base}/probe"
+
+    @property
     def command_filter(self) -> str:
         """Subscription filter matching every actuator's command topic."""
         return f"{self.base}/actuator/+/set"

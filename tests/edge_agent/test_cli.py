@@ -296,3 +296,13 @@ def test_a_missing_ca_file_is_a_config_error_naming_the_key(tmp_path: Path, comm
     assert result.returncode == 2
     assert f"broker.ca_file: no such file: {tmp_path / 'ca.crt'}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_ca_file_that_is_no_certificate_fails_readably(tmp_path: Path) -> None:
+    garbage = tmp_path / "ca.crt"
+    garbage.write_text("not a certificate\n", encoding="utf-8")
+    args = ["--config", str(tls_config(tmp_path, garbage)), "--state-dir", str(tmp_path / "s")]
+    result = run_cli("simulate", *args)
+    assert result.returncode == 1
+    assert "rala-edge: TLS set-up failed:" in result.stderr
+    assert "Traceback" not in result.stderr

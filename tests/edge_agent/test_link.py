@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 import queue
 import time
@@ -11,8 +12,11 @@ import pytest
 from edge_agent.config import BrokerConfig
 from edge_agent.link import (
     Connected,
+    ConnectionFailed,
     Disconnected,
+    LinkError,
     LinkEvent,
+    Liveness,
     MessageReceived,
     MqttLink,
     PublishAcknowledged,
@@ -20,6 +24,7 @@ from edge_agent.link import (
     Subscription,
     check_login,
 )
+from tests.edge_agent.broker_faults import frozen
 from tests.edge_agent.mqtt_probe import probe
 from tests.mosquitto import Mosquitto, make_test_pki
 
@@ -221,3 +226,165 @@ def test_retained_flag_is_kept_where_asked(mosquitto: Mosquitto) -> None:
             )
     finally:
         link.stop()
+
+
+# --------------------------------------------------------------------------- half-open links
+
+
+def test_a_half_open_connection_is_given_up_and_reconnected(mosquitto: Mosquitto) -> None:
+    """A frozen broker (TCP still open) is noticed by its missing answers, not by TCP."""
+    events: queue.Queue[LinkEvent] = queue.Queue()
+    liveness = Liveness(answer_deadline=1.0, probe_after=1.0, probe_topic="rala/test/probe")
+    link = make_link(
+        mosquitto, events, reconnect_min_delay=1, reconnect_max_delay=1, liveness=liveness
+    )
+    link.start()
+    try:
+        next_event(events, Connected)
+        # An idle broker that answers is kept: the probe gets its answer.
+        idle_until = time.monotonic() + 3.5
+        while time.monotonic() < idle_until:
+            assert link.check_liveness() is None
+            time.sleep(0.1)
+        assert link.connected
+        with frozen(mosquitto):
+            frozen_at = time.monotonic()
+            while (last_heard := link.check_liveness()) is None:
+                # The keepalive (60 s) would take two minutes.
+                assert time.monotonic() < frozen_at + 10, "the half-open link was not noticed"
+                time.sleep(0.1)
+            assert last_heard < frozen_at + 1.0
+            next_event(events, Disconnected)
+        next_event(events, Connected, timeout=20)
+        assert link.check_liveness() is None
+    finally:
+        link.stop()
+
+
+# --------------------------------------------------------------------------- connection failures
+
+
+def next_failure(events: queue.Queue[LinkEvent]) -> ConnectionFailed:
+    """The next event, which must be a failed attempt (never a Connected or Disconnected)."""
+    event = events.get(timeout=15)
+    assert isinstance(event, ConnectionFailed), event
+    return event
+
+
+def attempts(
+    broker: BrokerConfig, caplog: pytest.LogCaptureFixture, count: int = 3
+) -> tuple[list[ConnectionFailed], list[str]]:
+    """``count`` failed attempts of a link: their events and what the link logged."""
+    caplog.set_level(logging.DEBUG, logger="edge_agent.link")
+    events: queue.Queue[LinkEvent] = queue.Queue()
+    link = MqttLink(
+        broker,
+        client_id="rala-edge-failures",
+        events=events,
+        will=StatusMessage("rala/fail/availability", "offline"),
+        birth=StatusMessage("rala/fail/availability", "online"),
+        subscriptions=[],
+        reconnect_min_delay=1,
+        reconnect_max_delay=1,
+    )
+    link.start()
+    try:
+        failures = [next_failure(events) for _ in range(count)]
+    finally:
+        link.stop()
+    remaining = list(events.queue)
+    assert not [event for event in remaining if isinstance(event, Disconnected | Connected)]
+    lines = [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "edge_agent.link" and record.levelno >= logging.WARNING
+    ]
+    return failures, lines
+
+
+def test_a_broker_that_is_down_is_logged_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    broker = Mosquitto(tmp_path)  # never started: nobody listens on the port
+    failures, lines = attempts(BrokerConfig(host=broker.host, port=broker.port), caplog)
+    reason = "connection refused: no broker listens there (is it running, is the port right?)"
+    assert {failure.reason for failure in failures} == {reason}
+    # Three attempts, one line: the same reason is repeated only every few minutes.
+    assert lines == [f"cannot connect to 127.0.0.1:{broker.port}: {reason}"]
+
+
+def test_a_wrong_password_is_logged_once_and_readably(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    broker = Mosquitto(tmp_path, users={"grower": SECRET})
+    broker.start()
+    try:
+        config = BrokerConfig(host=broker.host, port=broker.port, username="grower", password=WRONG)
+        _, lines = attempts(config, caplog)
+    finally:
+        broker.stop(kill=True)
+    expected = (
+        f"cannot connect to 127.0.0.1:{broker.port}: the broker refused the login as 'grower': "
+        "Not authorized (wrong user name or password?)"
+    )
+    assert lines == [expected]  # not "Protocol error" after every attempt
+    assert WRONG not in caplog.text
+
+
+def test_tls_mistakes_are_logged_once_and_readably(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pki = make_test_pki(tmp_path / "pki")
+    (tmp_path / "tls").mkdir()
+    tls_broker = Mosquitto(tmp_path / "tls", users={"grower": SECRET}, tls=pki)
+    (tmp_path / "plain").mkdir()
+    plain_broker = Mosquitto(tmp_path / "plain")
+    tls_broker.start()
+    plain_broker.start()
+    tls_port, plain_port = tls_broker.port, plain_broker.port
+    try:
+        untrusted = BrokerConfig(
+            "127.0.0.1", tls_port, username="grower", password=SECRET, tls=True
+        )
+        _, lines = attempts(untrusted, caplog, count=2)
+        assert len(lines) == 1
+        prefix = f"cannot connect to 127.0.0.1:{tls_port}: TLS: the broker's certificate"
+        assert lines[0].startswith(f"{prefix} is not trusted (")
+        assert lines[0].endswith("); check broker.ca_file")
+        caplog.clear()
+
+        plain_to_tls = BrokerConfig("127.0.0.1", tls_port, username="grower", password=SECRET)
+        _, lines = attempts(plain_to_tls, caplog, count=2)
+        expected = (
+            f"cannot connect to 127.0.0.1:{tls_port}: the broker closed the connection before "
+            f"accepting the login (is {tls_port} a TLS port? tls: true)"
+        )
+        assert lines == [expected]
+        caplog.clear()
+
+        tls_to_plain = BrokerConfig("127.0.0.1", plain_port, tls=True, ca_file=pki.ca_cert)
+        _, lines = attempts(tls_to_plain, caplog, count=2)
+        assert len(lines) == 1
+        assert lines[0].startswith(f"cannot connect to 127.0.0.1:{plain_port}: ")
+        assert f"(is {plain_port} a TLS port?)" in lines[0]
+    finally:
+        tls_broker.stop(kill=True)
+        plain_broker.stop(kill=True)
+
+
+def test_a_link_with_an_unusable_ca_file_is_refused_readably(tmp_path: Path) -> None:
+    garbage = tmp_path / "ca.crt"
+    garbage.write_text("not a certificate\n", encoding="utf-8")
+    with pytest.raises(LinkError, match="TLS set-up failed"):
+        make_link_for(BrokerConfig(host="127.0.0.1", port=1, tls=True, ca_file=garbage))
+
+
+def make_link_for(broker: BrokerConfig) -> MqttLink:
+    return MqttLink(
+        broker,
+        client_id="rala-edge-setup",
+        events=queue.Queue(),
+        will=StatusMessage("rala/setup/availability", "offline"),
+        birth=StatusMessage("rala/setup/availability", "online"),
+        subscriptions=[],
+    )
