@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 import dataclasses
 from datetime import timedelta
 import logging
+import os
 from pathlib import Path
 import random
 import re
@@ -71,8 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--config", type=Path, help="YAML configuration file (optional)")
     simulate.add_argument(
         "--broker",
-        help="broker URL mqtt://[USER:PASSWORD@]HOST[:PORT] or mqtts://... "
-        "(default: the config's broker, or mqtt://127.0.0.1:1883)",
+        help="broker URL mqtt://[USER@]HOST[:PORT] or mqtts://... (default: the config's "
+        "broker, or mqtt://127.0.0.1:1883); the password comes from the environment "
+        "variable RALA_MQTT_PASSWORD, never from the command line, where every user of "
+        "the machine could read it",
     )
     simulate.add_argument("--node-id", help="node id (default: the config's, or rala-sim)")
     simulate.add_argument(
@@ -109,9 +112,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_broker_url(url: str) -> BrokerConfig:
-    """``mqtt://[user:password@]host[:port]`` or ``mqtts://...`` as a BrokerConfig."""
+def parse_broker_url(url: str, environ: Mapping[str, str] | None = None) -> BrokerConfig:
+    """``mqtt://[user@]host[:port]`` or ``mqtts://...`` as a BrokerConfig.
+
+    A password in the URL is refused: the command line of a process is visible to every
+    user of the machine (``ps``). The password comes from ``RALA_MQTT_PASSWORD`` instead,
+    and ``RALA_MQTT_USERNAME`` overrides the user, as for a config file.
+    """
+    environment: Mapping[str, str] = os.environ if environ is None else environ
     parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+    if parts.password:
+        raise ValueError(
+            "--broker must not contain a password: the command line is visible to every "
+            "user of this machine; set the environment variable RALA_MQTT_PASSWORD instead"
+        )
     if parts.scheme not in ("mqtt", "mqtts"):
         raise ValueError(f"broker URL scheme must be mqtt or mqtts, got {parts.scheme!r}")
     if not parts.hostname:
@@ -121,11 +135,17 @@ def parse_broker_url(url: str) -> BrokerConfig:
     except ValueError as err:
         raise ValueError(f"broker URL {url!r}: {err}") from err
     tls = parts.scheme == "mqtts"
+    username = environment.get("RALA_MQTT_USERNAME") or (
+        unquote(parts.username) if parts.username else None
+    )
+    password = environment.get("RALA_MQTT_PASSWORD") or None
+    if password is not None and username is None:
+        raise ValueError("RALA_MQTT_PASSWORD needs a user: mqtt://USER@HOST or RALA_MQTT_USERNAME")
     return BrokerConfig(
         host=parts.hostname,
         port=port if port is not None else (8883 if tls else 1883),
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
+        username=username,
+        password=password,
         tls=tls,
     )
 
@@ -223,7 +243,7 @@ def _simulation_config(args: argparse.Namespace) -> AgentConfig:
         if args.node_id is not None:
             config = dataclasses.replace(config, node_id=args.node_id)
     else:
-        broker = broker or BrokerConfig(host="127.0.0.1")
+        broker = broker or parse_broker_url("mqtt://127.0.0.1")
         config = parse_config(
             default_simulation_raw_config(
                 node_id=args.node_id or DEFAULT_NODE_ID,

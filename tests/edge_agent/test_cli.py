@@ -99,20 +99,43 @@ def test_run_with_a_broken_config_names_the_problem(tmp_path: Path) -> None:
         ("mqtt://broker.lan", BrokerConfig(host="broker.lan", port=1883)),
         ("mqtts://broker.lan", BrokerConfig(host="broker.lan", port=8883, tls=True)),
         ("127.0.0.1:1999", BrokerConfig(host="127.0.0.1", port=1999)),
-        (
-            "mqtt://grower:p%40ss@host:1883",
-            BrokerConfig(host="host", port=1883, username="grower", password="p@ss"),  # noqa: S106
-        ),
+        ("mqtt://gr%40wer@host:1883", BrokerConfig(host="host", port=1883, username="gr@wer")),
     ],
 )
 def test_broker_urls(url: str, expected: BrokerConfig) -> None:
-    assert parse_broker_url(url) == expected
+    assert parse_broker_url(url, environ={}) == expected
 
 
 @pytest.mark.parametrize("url", ["http://host", "mqtt://", "mqtt://host:port"])
 def test_bad_broker_urls(url: str) -> None:
     with pytest.raises(ValueError, match="broker URL"):
-        parse_broker_url(url)
+        parse_broker_url(url, environ={})
+
+
+def test_the_password_of_a_broker_url_comes_from_the_environment() -> None:
+    environ = {"RALA_MQTT_PASSWORD": "p@ss"}
+    assert parse_broker_url("mqtts://grower@host", environ) == BrokerConfig(
+        host="host",
+        port=8883,
+        username="grower",
+        password="p@ss",  # noqa: S106
+        tls=True,
+    )
+    environ["RALA_MQTT_USERNAME"] = "agent"
+    assert parse_broker_url("mqtt://host", environ).username == "agent"
+    with pytest.raises(ValueError, match="needs a user"):
+        parse_broker_url("mqtt://host", {"RALA_MQTT_PASSWORD": "p@ss"})
+
+
+def test_a_password_on_the_command_line_is_refused() -> None:
+    """ps shows every process's command line to every user: no password there."""
+    with pytest.raises(ValueError, match="RALA_MQTT_PASSWORD"):
+        parse_broker_url("mqtt://grower:p%40ss@host:1883", environ={})
+    result = run_cli("simulate", "--broker", "mqtts://grower:hunter2@127.0.0.1")
+    assert result.returncode == 2
+    assert "--broker must not contain a password" in result.stderr
+    assert "hunter2" not in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 # --------------------------------------------------------------------------- check
