@@ -4,22 +4,36 @@ Pure module (standard library only). The wire format is defined in ``docs/protoc
 :func:`parse_announcement` is strict: anything that is not a well-formed announcement of
 a known schema raises :class:`AnnouncementError` whose ``reason`` is a short code the
 config flow turns into a translated abort reason. Unknown extra keys are accepted, so a
-node with a newer *minor* addition still works.
+node with a newer *minor* addition still works. Every number has a range (the
+``MAX_*`` constants, documented in the protocol) and is refused outside it, before it
+reaches a config entry; the JSON is bounded in size and depth before it is decoded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-import json
 import math
 import re
 from typing import Any, Final
+
+from .bounded_json import BoundedJsonError, load_bounded
 
 SUPPORTED_SCHEMA: Final = 1
 """The announcement schema version this integration understands."""
 MAX_PAYLOAD_BYTES: Final = 65536
 """An announcement larger than this is refused unread."""
+MAX_JSON_DEPTH: Final = 8
+"""Deepest nesting of arrays and objects accepted (an announcement needs 4)."""
+MAX_SCHEMA: Final = 999
+"""The highest schema number taken for a schema at all (a newer one is reported as such)."""
+MAX_SAMPLE_INTERVAL: Final = 3600.0
+"""Seconds; ``sample_interval`` must be above 0 and at most this (twice it is the zone's
+default input age, which is at most a day)."""
+MAX_MIN_TIME: Final = 86400.0
+"""Seconds; ``min_on`` and ``min_off`` lie between 0 and this (a day)."""
+MAX_MAX_ON: Final = 7 * 86400.0
+"""Seconds; ``max_on`` lies between 0 and this (a week), or is ``null``."""
 NODE_ID_PATTERN: Final = re.compile(r"[a-z0-9_-]+")
 KEY_PATTERN: Final = re.compile(r"[a-z0-9_-]+")
 ACTUATOR_KINDS: Final = frozenset(
@@ -147,15 +161,18 @@ def parse_announcement(payload: str | bytes | bytearray, topic: str | None = Non
     if not payload.strip():
         raise AnnouncementError(REASON_EMPTY, "empty payload: the node was withdrawn")
     try:
-        document = json.loads(payload)
-    except ValueError as err:
+        # Bounded in depth before decoding; over-long integers come back as no number.
+        document = load_bounded(payload, max_bytes=4 * MAX_PAYLOAD_BYTES, max_depth=MAX_JSON_DEPTH)
+    except BoundedJsonError as err:
         raise AnnouncementError(REASON_INVALID_JSON, f"not JSON: {err}") from err
     if not isinstance(document, dict):
         raise AnnouncementError(REASON_INVALID, "announcement is not a JSON object")
 
     schema = document.get("schema")
-    if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
-        raise AnnouncementError(REASON_INVALID, f"schema must be a positive integer: {schema!r}")
+    if not isinstance(schema, int) or isinstance(schema, bool) or not 1 <= schema <= MAX_SCHEMA:
+        raise AnnouncementError(
+            REASON_INVALID, f"schema must be an integer from 1 to {MAX_SCHEMA}: {schema!r}"
+        )
     if schema > SUPPORTED_SCHEMA:
         raise AnnouncementError(
             REASON_UNSUPPORTED_SCHEMA,
@@ -178,7 +195,7 @@ def parse_announcement(payload: str | bytes | bytearray, topic: str | None = Non
         node_id=node_id,
         name=name,
         sw_version=_optional_string(document, "sw_version"),
-        sample_interval=_number(document, "sample_interval", positive=True),
+        sample_interval=_number(document, "sample_interval", MAX_SAMPLE_INTERVAL, positive=True),
         availability_topic=_string(document, "availability_topic"),
         device_identifier=_string(document, "device_identifier"),
         sensors=sensors,
@@ -223,9 +240,9 @@ def _actuator(item: Any, node_name: str) -> AnnouncedActuator:
         kind=kind,
         zone=_optional_string(item, "zone") or node_name,
         unique_id=_string(item, "unique_id"),
-        min_on=_optional_number(item, "min_on"),
-        min_off=_optional_number(item, "min_off"),
-        max_on=_optional_number(item, "max_on"),
+        min_on=_optional_number(item, "min_on", MAX_MIN_TIME),
+        min_off=_optional_number(item, "min_off", MAX_MIN_TIME),
+        max_on=_optional_number(item, "max_on", MAX_MAX_ON),
     )
 
 
@@ -258,20 +275,30 @@ def _list(document: Mapping[str, Any], key: str) -> list[Any]:
     return value
 
 
-def _number(document: Mapping[str, Any], key: str, *, positive: bool = False) -> float:
+def _number(
+    document: Mapping[str, Any], key: str, maximum: float, *, positive: bool = False
+) -> float:
+    """A number from 0 (excluded if ``positive``) to ``maximum``.
+
+    An integer too long for a float arrives as :class:`.bounded_json.LongInteger`, which is
+    no ``int``: refused as a wrong type, before anything converts it.
+    """
     value = document.get(key)
+    low = "above 0" if positive else "from 0"
     if (
         not isinstance(value, int | float)
         or isinstance(value, bool)
         or not math.isfinite(value)
-        or value < 0
+        or not 0 <= value <= maximum
         or (positive and value == 0)
     ):
-        raise AnnouncementError(REASON_INVALID, f"{key} must be a non-negative number: {value!r}")
+        raise AnnouncementError(
+            REASON_INVALID, f"{key} must be a number {low} to {maximum:g}: {value!r}"
+        )
     return float(value)
 
 
-def _optional_number(document: Mapping[str, Any], key: str) -> float | None:
+def _optional_number(document: Mapping[str, Any], key: str, maximum: float) -> float | None:
     if document.get(key) is None:
         return None
-    return _number(document, key)
+    return _number(document, key, maximum)

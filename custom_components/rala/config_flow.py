@@ -36,9 +36,11 @@ from homeassistant.data_entry_flow import FlowResultType, section
 from homeassistant.helpers import entity_registry as er, selector
 from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 from homeassistant.util import slugify
+from homeassistant.util.hass_dict import HassKey
 import probatio
 
 from .announcement import (
+    REASON_EMPTY,
     REASON_UNSUPPORTED_SCHEMA,
     Announcement,
     AnnouncementError,
@@ -103,6 +105,9 @@ from .repairs import async_clear_unsupported_schema, async_raise_unsupported_sch
 from .zone import GrowZone, announced_actuator_entity_id
 
 _LOGGER = logging.getLogger(__name__)
+
+REJECTED_ANNOUNCEMENTS: HassKey[dict[str, int]] = HassKey(f"{DOMAIN}_rejected_announcements")
+"""Announcements refused since Home Assistant started, by node id (for diagnostics)."""
 
 # Optional options: stored only when given; the defaults apply otherwise.
 OPTIONAL_SETTINGS = (
@@ -276,8 +281,11 @@ class RalaConfigFlow(ConfigFlow, domain=DOMAIN):
             announcement = parse_announcement(discovery_info.payload, discovery_info.topic)
         except AnnouncementError as err:
             _LOGGER.debug("Ignoring announcement on %s: %s", discovery_info.topic, err)
+            node_id = node_id_from_topic(discovery_info.topic) or discovery_info.topic
+            if err.reason != REASON_EMPTY:
+                rejected = self.hass.data.setdefault(REJECTED_ANNOUNCEMENTS, {})
+                rejected[node_id] = rejected.get(node_id, 0) + 1
             if err.reason == REASON_UNSUPPORTED_SCHEMA and err.schema is not None:
-                node_id = node_id_from_topic(discovery_info.topic) or discovery_info.topic
                 async_raise_unsupported_schema(self.hass, node_id, err.schema)
             return self.async_abort(reason=err.reason)
         async_clear_unsupported_schema(self.hass, announcement.node_id)
@@ -338,8 +346,10 @@ class RalaConfigFlow(ConfigFlow, domain=DOMAIN):
             for key, entity_id in resolved.items():
                 if key in ACTUATOR_KEYS and not options.get(key):
                     options[key] = entity_id
+        # A zone whose setup failed (node data of an older version outside the protocol's
+        # ranges) is set up again with the valid announcement.
         if self.hass.config_entries.async_update_entry(entry, data=data, options=options) and (
-            entry.state is ConfigEntryState.LOADED
+            entry.state in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_ERROR)
         ):
             self.hass.config_entries.async_schedule_reload(entry.entry_id)
 

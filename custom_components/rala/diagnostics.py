@@ -15,6 +15,7 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant
 
+from .config_flow import REJECTED_ANNOUNCEMENTS
 from .models import RalaConfigEntry
 
 # Nothing the zone stores is secret today; these keys are redacted wherever they turn up
@@ -48,8 +49,13 @@ async def async_get_config_entry_diagnostics(
             }
         )
     sections: dict[str, Any] = {}
+    if zone.node_id is not None:
+        # Refused for a number out of range, bad JSON, a wrong field (docs/protocol.md).
+        rejected = hass.data.get(REJECTED_ANNOUNCEMENTS, {}).get(zone.node_id, 0)
+        sections["announcements"] = {"rejected_announcements": rejected}
     if (history := zone.history) is not None:
-        # Only zones of a RALA node backfill their readings.
+        # Only zones of a RALA node backfill their readings; its counters say what of
+        # the node's readings was used and what was refused, and why.
         sections["backfill"] = history.as_dict()
     return async_redact_data(
         {

@@ -90,6 +90,7 @@ from homeassistant.core import (
     State,
     callback,
 )
+from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.event import (
@@ -101,6 +102,7 @@ from homeassistant.helpers.event import (
 from homeassistant.util import dt as dt_util
 
 from . import psychrometrics
+from .announcement import MAX_MIN_TIME, MAX_SAMPLE_INTERVAL
 from .const import (
     ACTUATOR_DOMAINS,
     ACTUATOR_KEYS,
@@ -336,6 +338,43 @@ def announced_actuator_entity_id(registry: er.EntityRegistry, unique_id: str) ->
     return None
 
 
+def node_data_problem(data: Mapping[str, Any]) -> str | None:
+    """What is wrong with the node data of a zone's entry, or ``None``.
+
+    The config flow stores only numbers the announcement's checks let through
+    (:mod:`.announcement`); an entry stored before those checks existed may hold others,
+    which would break the zone only after its entities were set up.
+    """
+    interval = data.get(CONF_NODE_SAMPLE_INTERVAL)
+    if interval is not None and not _in_range(interval, 0.0, MAX_SAMPLE_INTERVAL, positive=True):
+        return (
+            f"sample interval {interval!r} s is not above 0 and at most {MAX_SAMPLE_INTERVAL:g} s"
+        )
+    timings = data.get(CONF_NODE_ACTUATOR_TIMINGS, {})
+    if not isinstance(timings, Mapping):
+        return f"actuator timings {timings!r} are not a mapping"
+    for kind, pair in timings.items():
+        if (
+            not isinstance(pair, list | tuple)
+            or len(pair) != 2
+            or not all(_in_range(value, 0.0, MAX_MIN_TIME) for value in pair)
+        ):
+            return (
+                f"minimum times {pair!r} of {kind} are not two numbers from 0 to {MAX_MIN_TIME:g} s"
+            )
+    return None
+
+
+def _in_range(value: object, low: float, high: float, *, positive: bool = False) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and low <= value <= high
+        and not (positive and value == low)
+    )
+
+
 def _replace_value(mapping: Mapping[str, Any], old: str, new: str) -> dict[str, Any]:
     return {key: (new if value == old else value) for key, value in mapping.items()}
 
@@ -344,11 +383,21 @@ class GrowZone:
     """The runtime of one grow zone (see the module docstring for the API)."""
 
     def __init__(self, hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
-        """Read the zone's configuration from its config entry; nothing is tracked yet."""
+        """Read the zone's configuration from its config entry; nothing is tracked yet.
+
+        Raises :class:`ConfigEntryError` for node data outside the protocol's ranges, so
+        that the setup fails before any entity is set up.
+        """
         self.hass = hass
         self.entry = entry
         config: dict[str, Any] = {**entry.data, **entry.options}
         self.name: str = entry.title or config.get(CONF_ZONE_NAME, "")
+        if (problem := node_data_problem(entry.data)) is not None:
+            raise ConfigEntryError(
+                translation_domain=DOMAIN,
+                translation_key="invalid_node_data",
+                translation_placeholders={"zone": self.name, "problem": problem},
+            )
         self.node_id: str | None = config.get(CONF_NODE_ID)
         self.node_device_identifier: str | None = config.get(CONF_NODE_DEVICE_IDENTIFIER)
         self.temperature_entity_id: str = config[CONF_TEMPERATURE_ENTITY]

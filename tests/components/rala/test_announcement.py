@@ -6,7 +6,11 @@ from typing import Any
 import pytest
 
 from custom_components.rala.announcement import (
+    MAX_MAX_ON,
+    MAX_MIN_TIME,
     MAX_PAYLOAD_BYTES,
+    MAX_SAMPLE_INTERVAL,
+    MAX_SCHEMA,
     REASON_EMPTY,
     REASON_INVALID,
     REASON_INVALID_JSON,
@@ -174,3 +178,47 @@ def test_node_id_from_topic() -> None:
     assert node_id_from_topic("rala/tent-pi/node") == "tent-pi"
     assert node_id_from_topic("rala/tent-pi/node/x") is None
     assert node_id_from_topic("rala/tent-pi/availability") is None
+
+
+def _raw(old: str, new: str) -> str:
+    """The protocol example with one piece of its JSON text replaced."""
+    text = json.dumps(announcement())
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (_with(sample_interval=MAX_SAMPLE_INTERVAL * 1.0001), REASON_INVALID),
+        (_with(sample_interval=1e12), REASON_INVALID),
+        (_raw('"sample_interval": 30', '"sample_interval": 1' + "0" * 400), REASON_INVALID),
+        (_raw('"sample_interval": 30', '"sample_interval": ' + "3" * 5000), REASON_INVALID),
+        (_raw('"sample_interval": 30', '"sample_interval": 1e400'), REASON_INVALID),
+        (_raw('"min_on": 60', f'"min_on": {MAX_MIN_TIME + 1}'), REASON_INVALID),
+        (_raw('"min_off": 60', '"min_off": ' + "9" * 20), REASON_INVALID),
+        (_raw('"max_on": null', f'"max_on": {MAX_MAX_ON + 1}'), REASON_INVALID),
+        (_raw('"schema": 1', f'"schema": {MAX_SCHEMA + 1}'), REASON_INVALID),
+        (_raw('"schema": 1', '"schema": ' + "1" * 400), REASON_INVALID),
+        (_with(extra=json.loads("[" * 8 + "]" * 8)), REASON_INVALID_JSON),
+        (_raw('"name": "Tent Pi"', '"name": "Tent Pi", "x": "[[[[[[[[[[[["'), None),
+    ],
+)
+def test_numbers_outside_their_ranges_are_refused(payload: str, reason: str | None) -> None:
+    """Every number has a documented range; outside it, or too long for a float, the
+    announcement is refused with a reason, never an OverflowError. Nesting deeper than 8
+    levels is refused before decoding; brackets in strings do not count."""
+    if reason is None:
+        assert parse_announcement(payload).name == "Tent Pi"
+    else:
+        assert _reason(payload) == reason
+
+
+def test_numbers_at_the_ends_of_their_ranges_are_taken() -> None:
+    """The limits themselves are valid."""
+    document = announcement(sample_interval=MAX_SAMPLE_INTERVAL, schema=1)
+    document["actuators"][0].update(min_on=0, min_off=MAX_MIN_TIME, max_on=MAX_MAX_ON)
+    parsed = parse_announcement(json.dumps(document))
+    assert parsed.sample_interval == MAX_SAMPLE_INTERVAL
+    assert (parsed.actuators[0].min_off, parsed.actuators[0].max_on) == (MAX_MIN_TIME, MAX_MAX_ON)
+    assert _reason(_with(schema=MAX_SCHEMA)) == REASON_UNSUPPORTED_SCHEMA

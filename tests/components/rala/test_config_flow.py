@@ -42,6 +42,7 @@ from custom_components.rala.const import (
     CONF_ZONE_NAME,
     DOMAIN,
 )
+from custom_components.rala.diagnostics import async_get_config_entry_diagnostics
 
 from .common import (
     HUMIDITY,
@@ -306,6 +307,102 @@ async def test_discovery_of_configured_node_updates_it(hass: HomeAssistant) -> N
     assert entry.options[CONF_HEATER] == "switch.heater"
     assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data.temperature_entity_id == "sensor.top_temperature"
+
+
+def _placeholder(hass: HomeAssistant, entity_id: str) -> bool:
+    """Whether the entity is not set up: no state, or the one HA keeps for a registered one."""
+    state = hass.states.get(entity_id)
+    return state is None or state.attributes.get("restored") is True
+
+
+async def _loaded_node_zone(hass: HomeAssistant) -> MockConfigEntry:
+    """A zone of the node from the protocol example, set up through discovery, with readings."""
+    document = announcement()
+    entity_ids = register_node_entities(hass, document)
+    hass.states.async_set(
+        entity_ids["rala_tent-pi_canopy_temperature"], "25.0", {"unit_of_measurement": "°C"}
+    )
+    hass.states.async_set(
+        entity_ids["rala_tent-pi_canopy_humidity"], "60", {"unit_of_measurement": "%"}
+    )
+    result = await _discover(hass, document)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    entry = result["result"]
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.available
+    return entry
+
+
+def _replaced(old: str, new: str) -> str:
+    return json.dumps(announcement()).replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(json.dumps(announcement(sample_interval=1e12)), id="interval 1e12"),
+        pytest.param(json.dumps(announcement(sample_interval=3600.5)), id="interval 3600.5"),
+        pytest.param(
+            _replaced('"sample_interval": 30', '"sample_interval": 1' + "0" * 400),
+            id="interval beyond a float",
+        ),
+        pytest.param(_replaced('"min_on": 60', '"min_on": 1e12'), id="min_on 1e12"),
+        pytest.param(_replaced('"min_off": 60', '"min_off": ' + "9" * 30), id="min_off 30 digits"),
+        pytest.param(_replaced('"max_on": null', '"max_on": 604801'), id="max_on over a week"),
+        pytest.param(_replaced('"schema": 1', '"schema": ' + "1" * 30), id="schema 30 digits"),
+        pytest.param(
+            json.dumps(announcement(extra=[[[[[[[[[[]]]]]]]]]])), id="nested 11 levels deep"
+        ),
+    ],
+)
+async def test_out_of_range_announcement_leaves_the_zone_as_it_is(
+    hass: HomeAssistant, payload: str
+) -> None:
+    """Numbers outside their ranges, over-long integers and deep nesting are refused as a
+    whole, before anything reaches the zone: it stays loaded, with its data unchanged."""
+    entry = await _loaded_node_zone(hass)
+    data = dict(entry.data)
+    result = await _discover(hass, payload)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] in {"invalid_announcement", "invalid_json"}
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert dict(entry.data) == data
+    assert entry.runtime_data.available
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["announcements"] == {"rejected_announcements": 1}
+
+
+async def test_zone_with_out_of_range_node_data_fails_before_its_entities_and_recovers(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Node data outside the announcement's ranges (stored before they were checked) fails
+    the setup before any entity is set up; the node's next valid announcement repairs the
+    zone, and nothing is set up twice."""
+    entry = await _loaded_node_zone(hass)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, CONF_NODE_SAMPLE_INTERVAL: 1e12}
+    )
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert "sample interval" in caplog.text
+    entities = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+    assert entities
+    # No entity of the zone was set up: what remains of them is the placeholder HA keeps.
+    assert all(_placeholder(hass, entity.entity_id) for entity in entities)
+
+    result = await _discover(hass, announcement(sample_interval=20))
+    assert result["reason"] == "already_configured"
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.data[CONF_NODE_SAMPLE_INTERVAL] == 20
+    assert entry.runtime_data.available
+    assert entry.runtime_data.max_input_age == timedelta(seconds=60)
+    assert "already been setup" not in caplog.text
+    assert not any(_placeholder(hass, entity.entity_id) for entity in entities)
 
 
 async def test_discovery_keeps_reconfigured_inputs_of_unchanged_node(

@@ -11,7 +11,15 @@ import sys
 import pytest
 
 PURE_MODULES = frozenset(
-    {"announcement", "backfill", "control", "growth_stages", "metrics", "psychrometrics"}
+    {
+        "announcement",
+        "backfill",
+        "bounded_json",
+        "control",
+        "growth_stages",
+        "metrics",
+        "psychrometrics",
+    }
 )
 PACKAGE = Path(__file__).parents[3] / "custom_components" / "rala"
 
