@@ -29,6 +29,7 @@ from .actuators import ActuatorBank
 from .config import AgentConfig
 from .discovery import (
     BACKFILL_BATCH_SIZE,
+    CHECK_PROBE_ACTUATOR,
     MAX_REMOVED_COMPONENTS,
     PAYLOAD_OFF,
     PAYLOAD_OFFLINE,
@@ -49,6 +50,7 @@ from .discovery import (
     stale_components,
 )
 from .health import NodeHealth
+from .identity import load_or_create_client_id
 from .link import (
     Connected,
     ConnectionFailed,
@@ -125,6 +127,9 @@ class AgentOptions:
     wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     #: Real seconds between outbox prunes (retention and size cap).
     prune_period: float = PRUNE_PERIOD
+    #: MQTT client id; None: the installation's own, kept next to the outbox
+    #: (see :mod:`edge_agent.identity`).
+    client_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,13 +172,16 @@ class Agent:
         self._world = world
         self._clock = self.options.clock
         self._events: queue.Queue[LinkEvent] = queue.Queue()
+        client_id = self.options.client_id or load_or_create_client_id(
+            config.outbox.path.parent, config.node_id
+        )
         answer_deadline = max(
             MIN_ANSWER_DEADLINE,
             config.link_loss_timeout / self.options.speed * ANSWER_DEADLINE_FRACTION,
         )
         self.link = MqttLink(
             config.broker,
-            client_id=f"rala-edge-{config.node_id}",
+            client_id=client_id,
             events=self._events,
             will=StatusMessage(self.topics.availability, PAYLOAD_OFFLINE),
             birth=StatusMessage(self.topics.availability, PAYLOAD_ONLINE),
@@ -414,6 +422,9 @@ class Agent:
         self.link.publish(self.topics.discovery, encode(discovery), retain=True)
 
     def _on_command(self, key: str, payload: bytes, *, retained: bool) -> None:
+        if key == CHECK_PROBE_ACTUATOR:
+            _LOGGER.debug("command topic probe of rala-edge check received")
+            return
         if key not in self._actuator_keys:
             self._note_error(f"command for unknown actuator {key!r} ignored")
             return

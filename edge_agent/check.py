@@ -2,8 +2,11 @@
 
 Checks the I2C bus (scan, each configured BME280's chip id and one reading through the
 real driver), access to the GPIO character devices, the broker login (credentials and
-TLS as configured) and whether the system clock is synchronised. Nothing is switched:
-the relay pins are not touched, so the check is safe while the tent is running.
+TLS as configured), that this login may publish on and receive from the node's command
+topics (a broker ACL that forgets them leaves the node deaf), and whether the system clock
+is synchronised. Nothing is switched: the relay pins are not touched and the command
+topic test uses an actuator key no relay can have, so the check is safe while the tent is
+running.
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 import os
 from pathlib import Path
+import secrets
 import shutil
 import subprocess
 import sys
 from typing import TextIO
 
 from .config import AgentConfig
-from .link import check_login
+from .discovery import CHECK_PROBE_ACTUATOR, Topics
+from .identity import new_client_id, read_client_id
+from .link import CommandProbe, check_broker_access
 from .sensors import Bme280Sensor, I2CBus, SensorError, blinka_i2c_bus
 
 BusFactory = Callable[[int], I2CBus]
@@ -119,15 +125,34 @@ def check_gpio(config: AgentConfig, probe: GpioProbe) -> list[CheckResult]:
     return [probe()]
 
 
-def check_broker(config: AgentConfig) -> CheckResult:
-    """Log in to the broker with the configured credentials and TLS."""
+def check_broker(config: AgentConfig, *, timeout: float = 10.0) -> list[CheckResult]:
+    """Log in to the broker with the configured credentials and TLS, then publish on the
+    node's command topics and receive what was published there.
+
+    The check's client id is the installation's own with ``-check`` appended (a running
+    agent keeps its connection); the check never creates the installation's id.
+    """
     broker = config.broker
     name = f"broker {broker.host}:{broker.port}" + (" (TLS)" if broker.tls else "")
-    problem = check_login(broker, client_id=f"rala-edge-{config.node_id}-check")
-    if problem is not None:
-        return CheckResult(name, Status.FAIL, problem)
+    own = read_client_id(config.outbox.path.parent) or new_client_id(config.node_id)
+    topics = Topics(config.node_id, config.discovery_prefix)
+    probe = CommandProbe(
+        subscription=topics.command_filter,
+        topic=topics.actuator_command(CHECK_PROBE_ACTUATOR),
+        payload=f"rala-edge check {secrets.token_hex(8)}".encode(),
+    )
+    access = check_broker_access(broker, client_id=f"{own}-check", probe=probe, timeout=timeout)
+    commands_name = f"command topics {topics.command_filter}"
+    if access.login is not None:
+        return [
+            CheckResult(name, Status.FAIL, access.login),
+            CheckResult(commands_name, Status.SKIP, "not tried: the login failed"),
+        ]
     who = f"as {broker.username}" if broker.username else "anonymously"
-    return CheckResult(name, Status.OK, f"logged in {who}")
+    login = CheckResult(name, Status.OK, f"logged in {who}")
+    if access.commands is not None:
+        return [login, CheckResult(commands_name, Status.FAIL, access.commands)]
+    return [login, CheckResult(commands_name, Status.OK, "published and received")]
 
 
 def probe_clock_sync(
@@ -180,7 +205,7 @@ def run_checks(
     else:
         results.append(CheckResult("I2C", Status.SKIP, "no sensors configured"))
     results.extend(check_gpio(config, gpio_probe))
-    results.append(check_broker(config))
+    results.extend(check_broker(config))
     results.append(clock_probe())
     print(format_report(config, results), file=stream)
     return 1 if any(result.status is Status.FAIL for result in results) else 0

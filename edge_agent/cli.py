@@ -207,11 +207,19 @@ def _run(config: AgentConfig) -> int:
             outbox=outbox,
             read_health=lambda: read_health(config.outbox.path),
         )
-    except LinkError as err:
+    except (LinkError, OSError) as err:
         outbox.close()
-        return _fail(str(err))
+        return _fail(_setup_failure(err))
     _install_signal_handlers(agent.request_stop)
     return agent.run()
+
+
+def _setup_failure(error: LinkError | OSError) -> str:
+    if isinstance(error, LinkError):
+        return str(error)
+    return f"cannot keep the MQTT client id in {error.filename or 'the state directory'}: " + (
+        error.strerror or str(error)
+    )
 
 
 def _fail(message: str) -> int:
@@ -290,9 +298,9 @@ def _simulate(args: argparse.Namespace) -> int:
             ),
             world=SimulatedWorld(hardware.tent, bank, clock()),
         )
-    except LinkError as err:
+    except (LinkError, OSError) as err:
         outbox.close()
-        return _fail(str(err))
+        return _fail(_setup_failure(err))
     _LOGGER.info(
         "simulating node %s at %gx real time, outbox %s",
         config.node_id,

@@ -52,6 +52,9 @@ _OWN_PLATFORMS: Final = frozenset({"sensor", "switch"})
 EARLIEST_TIMESTAMP: Final = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_TIMESTAMP: Final = datetime(9999, 12, 30, tzinfo=UTC)
 BACKFILL_BATCH_SIZE: Final = 500
+#: The command topic ``rala-edge check`` publishes on to test the node's ACL: no
+#: actuator can have this key (keys are ``[a-z0-9_]+``), and the agent ignores it.
+CHECK_PROBE_ACTUATOR: Final = "rala-check"
 STATE_MAX_LENGTH: Final = 255
 
 ACTUATOR_ICONS: Final[Mapping[ActuatorKind, str]] = {

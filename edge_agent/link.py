@@ -18,7 +18,7 @@ broker gives), the same reason again at most every few minutes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 import logging
 import math
@@ -506,12 +506,50 @@ def configure_client(client: mqtt.Client, broker: BrokerConfig) -> None:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class BrokerAccess:
+    """What ``check`` found out about the broker: the login, then the command topics.
+
+    Each is None when fine, otherwise a readable reason; ``commands`` is also None when
+    the login failed (it could not be tried).
+    """
+
+    login: str | None
+    commands: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommandProbe:
+    """Publish ``payload`` (QoS 1, not retained) on ``topic`` and receive it through a
+    subscription to ``subscription`` (the filter the agent subscribes its commands with)."""
+
+    subscription: str
+    topic: str
+    payload: bytes
+
+
 def check_login(broker: BrokerConfig, *, client_id: str, timeout: float = 10.0) -> str | None:
     """Try one connection with the configured credentials and TLS.
 
     Returns None on success or a readable reason for the failure.
     """
-    outcome: queue.Queue[str | None] = queue.Queue()
+    return check_broker_access(broker, client_id=client_id, timeout=timeout).login
+
+
+def check_broker_access(
+    broker: BrokerConfig,
+    *,
+    client_id: str,
+    probe: CommandProbe | None = None,
+    timeout: float = 10.0,
+) -> BrokerAccess:
+    """Log in once with the configured credentials and TLS; with ``probe``, also check that
+    this login may publish on and receive from the node's command topics.
+
+    A broker's ACL may refuse a publish (a PUBACK with a failure reason) or silently not
+    deliver a message to a subscriber that may not read it: the message has to come back.
+    """
+    outcome: queue.Queue[tuple[str, Any]] = queue.Queue()
 
     def on_connect(
         client: mqtt.Client,
@@ -520,31 +558,106 @@ def check_login(broker: BrokerConfig, *, client_id: str, timeout: float = 10.0) 
         reason_code: ReasonCode,
         properties: Any,
     ) -> None:
-        outcome.put(f"broker refused the login: {reason_code}" if reason_code.is_failure else None)
+        outcome.put(
+            (
+                "login",
+                f"broker refused the login: {reason_code}" if reason_code.is_failure else None,
+            )
+        )
 
     def on_connect_fail(client: mqtt.Client, userdata: Any) -> None:
-        outcome.put("could not connect")
+        outcome.put(("login", "could not connect"))
+
+    def on_subscribe(
+        client: mqtt.Client, userdata: Any, mid: int, codes: list[ReasonCode], properties: Any
+    ) -> None:
+        outcome.put(("subscribed", codes))
+
+    def on_publish(
+        client: mqtt.Client, userdata: Any, mid: int, code: ReasonCode, properties: Any
+    ) -> None:
+        outcome.put(("published", code))
+
+    def on_message(client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if probe is not None and message.topic == probe.topic and message.payload == probe.payload:
+            outcome.put(("received", None))
 
     client = mqtt.Client(
         callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
     )
     try:
         configure_client(client, broker)
-    except (OSError, ValueError, ssl.SSLError) as err:
-        return f"TLS set-up failed: {err}"
+    except (OSError, ValueError) as err:  # ssl.SSLError is an OSError
+        return BrokerAccess(f"TLS set-up failed: {err}")
     client.on_connect = on_connect
     client.on_connect_fail = on_connect_fail
+    client.on_subscribe = on_subscribe
+    client.on_publish = on_publish
+    client.on_message = on_message
+    where = f"{broker.host}:{broker.port}"
     try:
         client.connect(broker.host, broker.port, keepalive=broker.keepalive)
     except ssl.SSLError as err:  # before OSError, of which it is a subclass
-        return f"TLS handshake with {broker.host}:{broker.port} failed: {err}"
+        return BrokerAccess(f"TLS handshake with {where} failed: {err}")
     except (OSError, ValueError) as err:
-        return f"cannot reach {broker.host}:{broker.port}: {err}"
+        return BrokerAccess(f"cannot reach {where}: {err}")
+    deadline = time.monotonic() + timeout
+
+    early: dict[str, Any] = {}  # outcomes that came before they were waited for
+
+    def next_outcome(kind: str) -> tuple[bool, Any]:
+        """(True, value) for the outcome ``kind``, (False, None) at the deadline.
+
+        The broker may deliver the probe message before it acknowledges its publication,
+        so an outcome that is not the one waited for is kept for later.
+        """
+        if kind in early:
+            return True, early.pop(kind)
+        while True:
+            try:
+                got, value = outcome.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return False, None
+            if got == kind:
+                return True, value
+            early.setdefault(got, value)
+
     client.loop_start()
     try:
-        return outcome.get(timeout=timeout)
-    except queue.Empty:
-        return f"no answer from {broker.host}:{broker.port} within {timeout:.0f} s"
+        answered, login = next_outcome("login")
+        if not answered:
+            return BrokerAccess(f"no answer from {where} within {timeout:.0f} s")
+        if login is not None or probe is None:
+            return BrokerAccess(login)
+        return BrokerAccess(None, _probe_commands(client, probe, next_outcome, timeout))
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def _probe_commands(
+    client: mqtt.Client,
+    probe: CommandProbe,
+    next_outcome: Callable[[str], tuple[bool, Any]],
+    timeout: float,
+) -> str | None:
+    client.subscribe((probe.subscription, SubscribeOptions(qos=1)))
+    answered, codes = next_outcome("subscribed")
+    if not answered:
+        return f"no answer to subscribing to {probe.subscription} within {timeout:.0f} s"
+    refused = [code for code in codes if code.is_failure]
+    if refused:
+        return f"may not subscribe to {probe.subscription}: {refused[0]}"
+    client.publish(probe.topic, probe.payload, qos=1, retain=False)
+    answered, code = next_outcome("published")
+    if not answered:
+        return f"no acknowledgement for publishing on {probe.topic} within {timeout:.0f} s"
+    if code.is_failure:
+        return f"may not publish on {probe.topic}: {code}"
+    received, _ = next_outcome("received")
+    if not received:
+        return (
+            f"published on {probe.topic} but did not receive it within {timeout:.0f} s: "
+            f"the broker's ACL must let this login read {probe.subscription}"
+        )
+    return None

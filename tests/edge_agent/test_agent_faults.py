@@ -1,4 +1,5 @@
-"""The agent as a real process against faults: a frozen broker, hostile messages."""
+"""The agent as a real process against faults: a frozen broker, a stranger with the
+node's old client id, hostile messages."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 import re
 import time
 
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 import pytest
 
 from edge_agent.discovery import MAX_REMOVED_COMPONENTS
@@ -108,6 +111,61 @@ def test_a_frozen_broker_brings_heater_and_humidifier_to_their_link_loss_state_i
     assert "Traceback" not in agent.log
 
 
+# --------------------------------------------------------------------------- client id
+
+
+def client_ids(broker: Mosquitto, node: str) -> list[str]:
+    """Client ids of the agent's connections, as the broker logged them."""
+    log = broker.log_file.read_text(encoding="utf-8", errors="replace")
+    return re.findall(rf" as (rala-edge-{node}\S*) ", log)
+
+
+def test_the_client_id_is_unique_per_installation_and_kept(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    node = "t-id"
+    first_state, other_state = tmp_path / "first", tmp_path / "other"
+    for run, state in enumerate((first_state, first_state, other_state)):
+        args = simulate_args(mosquitto, state, node)
+        with running_agent(args, tmp_path / f"agent-{run}.log") as agent:
+            agent.wait_for_log("connected to 127.0.0.1")
+            assert agent.terminate() == 0
+    first, again, other = client_ids(mosquitto, node)
+    assert first == again  # kept across restarts, in the state directory
+    assert other != first  # another installation of the same node id
+    assert re.fullmatch(rf"rala-edge-{node}-[0-9a-f]{{16}}", first)
+    assert (first_state / "client_id").read_text(encoding="ascii").strip() == first
+    assert (first_state / "client_id").stat().st_mode & 0o077 == 0
+
+
+def test_a_stranger_with_the_node_id_cannot_take_the_connection_over(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """A client id made of the node id alone would let anyone throw the node off."""
+    node = "t-takeover"
+    args = simulate_args(mosquitto, tmp_path / "state", node)
+    with (
+        running_agent(args, tmp_path / "agent.log") as agent,
+        probe(mosquitto.host, mosquitto.port, [f"rala/{node}/#"]) as watcher,
+    ):
+        watcher.wait_for(f"rala/{node}/actuator/heater/state", is_text("OFF"))
+        stranger = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=f"rala-edge-{node}",
+            protocol=mqtt.MQTTv5,
+        )
+        stranger.connect(mosquitto.host, mosquitto.port)
+        stranger.loop_start()
+        try:
+            time.sleep(1.0)
+            assert command(watcher, node, "heater", "ON").text == "ON"
+        finally:
+            stranger.disconnect()
+            stranger.loop_stop()
+        assert "broker connection lost" not in agent.log
+        assert agent.terminate() == 0
+
+
 # --------------------------------------------------------------------------- hostile input
 
 
@@ -165,6 +223,8 @@ def test_commands_at_the_edge_of_the_time_range_or_nested_change_nothing(
         for stamp in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
             watcher.publish(heater, json.dumps({"state": "ON", "ts": stamp}))
         watcher.publish(heater, b'{"state": ' + b"[" * 100 + b"]" * 100 + b"}")
+        # What rala-edge check publishes to test the ACL: ignored, not even a warning.
+        watcher.publish(f"rala/{node}/actuator/rala-check/set", "rala-edge check 0123")
         # Once this command is answered, everything above has been handled.
         assert command(watcher, node, "exhaust_fan", "ON").text == "ON"
         assert [m.text for m in watcher.on(f"rala/{node}/actuator/heater/state")] == ["OFF"]
@@ -173,6 +233,7 @@ def test_commands_at_the_edge_of_the_time_range_or_nested_change_nothing(
     assert "Traceback" not in log
     assert log.count("is outside 1970-01-01..9999-12-30 UTC") == 2
     assert "command is nested deeper than 16 levels" in log
+    assert "rala-check" not in log
 
 
 def test_the_own_discovery_topic_is_read_with_bounds(mosquitto: Mosquitto, tmp_path: Path) -> None:

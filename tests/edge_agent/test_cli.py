@@ -1,5 +1,6 @@
 """The ``rala-edge`` command line."""
 
+import dataclasses
 import io
 from pathlib import Path
 import shutil
@@ -13,7 +14,9 @@ from edge_agent import __version__
 from edge_agent.check import (
     CheckResult,
     Status,
+    check_broker,
     check_i2c,
+    format_report,
     probe_clock_sync,
     probe_gpio_devices,
     run_checks,
@@ -188,7 +191,72 @@ def test_check_passes_on_working_hardware_and_broker(tmp_path: Path, mosquitto: 
     assert "[ OK ] sensor canopy (0x76): BME280: 22.0 °C, 50.0 %RH, 1013.2 hPa" in report
     assert "[ OK ] sensor root (0x77 via mux 0x70 channel 3)" in report
     assert f"[ OK ] broker 127.0.0.1:{mosquitto.port}: logged in anonymously" in report
+    assert "[ OK ] command topics rala/check-node/actuator/+/set: published and received" in report
     assert report.rstrip().endswith("all checks passed")
+
+
+def acl_broker(directory: Path, acl: str) -> Mosquitto:
+    """A broker with the login ``node`` / ``pw`` and the access control list ``acl``."""
+    broker = Mosquitto(directory, users={"node": "pw"})
+    acl_file = directory / "acl"
+    acl_file.write_text(acl, encoding="utf-8")
+    with broker.config_file.open("a", encoding="utf-8") as config:
+        config.write(f"acl_file {acl_file}\n")
+    broker.start()
+    return broker
+
+
+@pytest.mark.parametrize(
+    ("acl", "verdict"),
+    [
+        pytest.param(
+            "user node\ntopic readwrite rala/check-node/#\n",
+            "[ OK ] command topics rala/check-node/actuator/+/set: published and received",
+            id="own-topics",
+        ),
+        pytest.param(
+            "user node\ntopic readwrite rala/check-node/availability\n"
+            "topic readwrite rala/check-node/sensor/#\n",
+            "[FAIL] command topics rala/check-node/actuator/+/set: may not publish on "
+            "rala/check-node/actuator/rala-check/set: Not authorized",
+            id="no-command-topics",
+        ),
+        pytest.param(
+            "user node\ntopic write rala/check-node/#\n",
+            "[FAIL] command topics rala/check-node/actuator/+/set: published on "
+            "rala/check-node/actuator/rala-check/set but did not receive it within 3 s: "
+            "the broker's ACL must let this login read rala/check-node/actuator/+/set",
+            id="write-only",
+        ),
+    ],
+)
+def test_check_reports_an_acl_that_forgets_the_command_topics(
+    tmp_path: Path, acl: str, verdict: str
+) -> None:
+    broker = acl_broker(tmp_path, acl)
+    try:
+        config = dataclasses.replace(
+            node_config(tmp_path, broker),
+            broker=BrokerConfig(broker.host, broker.port, username="node", password="pw"),  # noqa: S106
+        )
+        results = check_broker(config, timeout=3)
+    finally:
+        broker.stop(kill=True)
+    report = format_report(config, results)
+    assert f"[ OK ] broker 127.0.0.1:{broker.port}: logged in as node" in report
+    assert verdict in report
+
+
+def test_check_connects_with_a_client_id_of_its_own(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    """The check never takes the running agent's client id (that would throw it off)."""
+    config = node_config(tmp_path, mosquitto)
+    check_broker(config, timeout=5)
+    assert not (tmp_path / "client_id").exists()  # made up by the agent, not by the check
+    (tmp_path / "client_id").write_text("rala-edge-check-node-0123456789abcdef\n")
+    check_broker(config, timeout=5)
+    log = mosquitto.log_file.read_text(encoding="utf-8")
+    assert "as rala-edge-check-node-0123456789abcdef-check " in log
+    assert "as rala-edge-check-node-0123456789abcdef " not in log
 
 
 def test_check_reports_a_bmp280_a_missing_broker_and_an_unsynced_clock(tmp_path: Path) -> None:
