@@ -310,10 +310,26 @@ class Agent:
             final = [(self.topics.actuator_state(key), PAYLOAD_OFF) for key in self._actuator_keys]
             final.append((self.topics.availability, PAYLOAD_OFFLINE))
             self.link.stop(final)
+            self._guarded(self._record_last_acknowledgements)
             if self._pruner is not None:
                 self._pruner.join()
             self._outbox.close()
             _LOGGER.info("stopped")
+
+    def _record_last_acknowledgements(self) -> None:
+        """Mark sent what the broker acknowledged while the agent was stopping.
+
+        The broker acknowledges in order, and the stop waits for the acknowledgements of
+        the final messages, so those of the readings sent before them are queued by now.
+        """
+        self._connected = False  # nothing more is sent
+        while True:
+            try:
+                event = self._events.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(event, PublishAcknowledged):
+                self._on_acknowledged(event.mid)
 
     # ------------------------------------------------------------------ events
 

@@ -1,5 +1,5 @@
-"""The agent as a real process against faults: a frozen broker, a stranger with the
-node's old client id, hostile messages."""
+"""The agent as a real process against faults: a frozen broker, a clean stop with PUBACKs
+still on their way, a stranger with the node's old client id, hostile messages."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 import json
 from pathlib import Path
 import re
+import signal
 import time
 
 import paho.mqtt.client as mqtt
@@ -14,6 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 import pytest
 
 from edge_agent.discovery import MAX_REMOVED_COMPONENTS
+from edge_agent.outbox import Outbox
 from tests.edge_agent.agent_process import AgentProcess, running_agent
 from tests.edge_agent.broker_faults import frozen
 from tests.edge_agent.mqtt_probe import MqttProbe, Received, probe
@@ -108,6 +110,43 @@ def test_a_frozen_broker_brings_heater_and_humidifier_to_their_link_loss_state_i
         agent.wait_for_log("link restored", timeout=20)
         assert command(watcher, node, "heater", "ON").text == "ON"
         assert agent.terminate() == 0
+    assert "Traceback" not in agent.log
+
+
+# --------------------------------------------------------------------------- clean stop
+
+
+def test_on_a_clean_stop_the_delivered_readings_are_marked_sent(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """Readings whose PUBACK arrives while the agent is stopping are not sent again.
+
+    The broker is frozen while readings go out, the agent is told to stop, and the broker
+    resumes while the agent waits for its final messages: the readings' PUBACKs arrive
+    during the stop.
+    """
+    node = "t-stop"
+    state = tmp_path / "state"
+    args = simulate_args(mosquitto, state, node, "--interval", "1", speed=1)
+    with (
+        running_agent(args, tmp_path / "agent.log") as agent,
+        probe(mosquitto.host, mosquitto.port, [f"rala/{node}/#"]) as watcher,
+    ):
+        watcher.wait_for(f"rala/{node}/sensor/canopy/state", lambda m: m.json()["seq"] >= 2)
+        with frozen(mosquitto):
+            mark = len(agent.log)
+            # A reading sampled now goes out to the frozen broker: no PUBACK yet.
+            last = wait_for_new_log(agent, r"seq=\d+ outbox=", mark, 10)
+            agent.process.send_signal(signal.SIGTERM)
+            wait_for_new_log(agent, "stopping: relays to their safe state", mark, 10)
+            time.sleep(0.5)
+        assert agent.process.wait(timeout=20) == 0
+        watcher.wait_for(f"rala/{node}/availability", is_text("offline"))
+    seq = int(last.removeprefix("seq=").split()[0])
+    with Outbox(state / "outbox.sqlite") as outbox:
+        assert outbox.last_seq() is not None
+        assert outbox.last_seq() >= seq
+        assert outbox.unsent() == []  # nothing to send again after the next start
     assert "Traceback" not in agent.log
 
 
