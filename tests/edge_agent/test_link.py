@@ -234,7 +234,7 @@ def test_retained_flag_is_kept_where_asked(mosquitto: Mosquitto) -> None:
 def test_a_half_open_connection_is_given_up_and_reconnected(mosquitto: Mosquitto) -> None:
     """A frozen broker (TCP still open) is noticed by its missing answers, not by TCP."""
     events: queue.Queue[LinkEvent] = queue.Queue()
-    liveness = Liveness(answer_deadline=1.0, probe_after=1.0, probe_topic="rala/test/probe")
+    liveness = Liveness(answer_deadline=2.0, probe_after=1.0, probe_topic="rala/test/probe")
     link = make_link(
         mosquitto, events, reconnect_min_delay=1, reconnect_max_delay=1, liveness=liveness
     )
