@@ -8,8 +8,15 @@ reading", "Backfill"). :mod:`.history` wires it to MQTT and the recorder.
   and nothing of it is used. In a backfill batch, a single bad reading does not sink the
   batch: the other readings were measured and are worth keeping, so the bad one is left
   out and the reason is listed in :attr:`BackfillBatch.rejected` (the caller logs it).
+  Every number is range-checked and ``ts`` must lie in a time window around Home
+  Assistant's clock (:func:`check_time_window`); the JSON is bounded in size and depth
+  before it is decoded (:mod:`.bounded_json`). :class:`Rejection` says why something
+  was not used, for the counters.
 - :class:`SeqTracker` remembers which sequence numbers of a node were seen, as sorted
   disjoint ranges, and reports the gaps below the highest one. Memory is bounded.
+- :class:`SeqTrack` keeps gap detection on the node's current run of sequence numbers:
+  a seq more than :data:`MAX_SEQ_JUMP` away does not open a gap, and only a run of
+  :data:`TRACK_CONFIRMATIONS` live readings moves the track there.
 - :class:`ReadingBuffer` keeps recent readings by sequence number (bounded), so that an
   hour can be recomputed from all of its readings, live and backfilled, whenever more
   arrive.
@@ -27,10 +34,12 @@ import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-import json
+from enum import StrEnum
 import math
 import re
 from typing import Any, Final
+
+from .bounded_json import BoundedJsonError, load_bounded
 
 MAX_LIVE_READING_BYTES: Final = 1024
 """A live reading larger than this is refused unread."""
@@ -38,8 +47,21 @@ MAX_BACKFILL_BYTES: Final = 512 * 1024
 """A backfill batch larger than this is refused unread (500 readings take about 70 kB)."""
 MAX_BACKFILL_READINGS: Final = 500
 """The agent's batch size: a replay answer with fewer readings is its last batch."""
+MAX_JSON_DEPTH: Final = 8
+"""Deepest nesting of arrays and objects accepted (a batch needs 3), checked before decoding."""
 MAX_SEQ: Final = 2**63 - 1
 """The largest sequence number accepted (SQLite's integer range, the agent's outbox)."""
+MAX_SEQ_JUMP: Final = 1_000_000
+"""How far above the highest seq a reading may lie and still open a gap (:class:`SeqTrack`).
+
+More than a node sends in two weeks (the outbox's default retention) with ten sensors at
+a reading every 30 s (about 400,000)."""
+TRACK_CONFIRMATIONS: Final = 5
+"""Live readings in a row, off the track, that move it (:class:`SeqTrack`)."""
+MAX_READING_AGE: Final = timedelta(days=366)
+"""A reading measured longer ago than this (by Home Assistant's clock) is left out."""
+MAX_READING_LEAD: Final = timedelta(hours=1)
+"""A reading stamped further ahead of Home Assistant's clock than this is left out."""
 NODE_ID_PATTERN: Final = re.compile(r"[a-z0-9_-]+")
 SENSOR_KEY_PATTERN: Final = re.compile(r"[a-z0-9_-]+")
 QUANTITIES: Final = ("temperature", "humidity", "pressure")
@@ -51,10 +73,42 @@ VALID_RANGES: Final[Mapping[str, tuple[float, float]]] = {
     "pressure": (300.0, 1200.0),
 }
 HOUR: Final = timedelta(hours=1)
+# Timestamps a datetime can convert to UTC whatever their offset (offsets are under a day).
+# They are compared by their own fields (as if UTC), which needs no conversion.
+_EARLIEST_CONVERTIBLE: Final = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+_LATEST_CONVERTIBLE: Final = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
+
+
+class Rejection(StrEnum):
+    """Why a payload or a reading was not used (each has its counter in diagnostics)."""
+
+    MALFORMED = "malformed"
+    """Not JSON, too large or too deep, a wrong type, a missing field, another node."""
+    OUT_OF_RANGE = "out_of_range"
+    """A number outside its documented range (docs/protocol.md)."""
+    OUTSIDE_TIME_WINDOW = "outside_time_window"
+    """``ts`` further back than :data:`MAX_READING_AGE` or ahead than :data:`MAX_READING_LEAD`."""
 
 
 class ReadingPayloadError(ValueError):
     """A live reading or backfill payload is unusable; nothing of it was applied."""
+
+    def __init__(self, message: str, rejection: Rejection = Rejection.MALFORMED) -> None:
+        """Keep the message and why (the counter it goes to)."""
+        super().__init__(message)
+        self.rejection = rejection
+
+
+@dataclass(frozen=True, slots=True)
+class LeftOut:
+    """A reading left out of a backfill batch, and why."""
+
+    message: str
+    rejection: Rejection
+
+    def __str__(self) -> str:
+        """The message, for log lines."""
+        return self.message
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +141,8 @@ class BackfillBatch:
     oldest_available_seq: int | None
     received_count: int
     """How many readings the batch carried, bad ones included."""
-    rejected: tuple[str, ...] = ()
-    """Why readings were left out, one line each."""
+    rejected: tuple[LeftOut, ...] = ()
+    """The readings left out, one each, with why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +160,12 @@ class HourStatistics:
 
 
 def _load_object(payload: bytes | str, limit: int, what: str) -> dict[str, Any]:
-    raw = payload.encode() if isinstance(payload, str) else payload
-    if len(raw) > limit:
-        raise ReadingPayloadError(f"{what} of {len(raw)} bytes exceeds {limit}")
+    size = len(payload.encode(errors="surrogatepass") if isinstance(payload, str) else payload)
+    if size > limit:
+        raise ReadingPayloadError(f"{what} of {size} bytes exceeds {limit}")
     try:
-        document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as err:
+        document = load_bounded(payload, max_bytes=limit, max_depth=MAX_JSON_DEPTH)
+    except BoundedJsonError as err:
         raise ReadingPayloadError(f"{what} is not valid JSON: {err}") from err
     if not isinstance(document, dict):
         raise ReadingPayloadError(f"{what} must be a JSON object")
@@ -123,13 +177,22 @@ def _seq(document: Mapping[str, Any], key: str, *, optional: bool = False) -> in
     if value is None and optional:
         return None
     # bool is an int in Python, but not a sequence number.
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SEQ:
+    if not isinstance(value, int) or isinstance(value, bool):
         raise ReadingPayloadError(f"{key} must be a non-negative integer, got {value!r}")
+    if not 0 <= value <= MAX_SEQ:
+        raise ReadingPayloadError(
+            f"{key} must be a non-negative integer up to {MAX_SEQ}, got {value!r}",
+            Rejection.OUT_OF_RANGE,
+        )
     return value
 
 
 def parse_timestamp(value: object) -> datetime:
-    """An ISO 8601 timestamp with a time zone (``...Z``) as an aware UTC datetime."""
+    """An ISO 8601 timestamp with a time zone (``...Z``) as an aware UTC datetime.
+
+    Any year datetime knows is parsed (:func:`check_time_window` then bounds it); only the
+    first and last day of its range, which no offset could convert, are refused.
+    """
     if not isinstance(value, str) or len(value) > 64:
         raise ReadingPayloadError(f"ts must be an ISO 8601 string, got {value!r}")
     try:
@@ -138,23 +201,45 @@ def parse_timestamp(value: object) -> datetime:
         raise ReadingPayloadError(f"ts {value!r} is not ISO 8601") from err
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ReadingPayloadError(f"ts {value!r} has no time zone")
+    if not _EARLIEST_CONVERTIBLE <= moment.replace(tzinfo=UTC) <= _LATEST_CONVERTIBLE:
+        raise ReadingPayloadError(
+            f"ts {value!r} is outside the time window", Rejection.OUTSIDE_TIME_WINDOW
+        )
     return moment.astimezone(UTC)
+
+
+def check_time_window(moment: datetime, now: datetime) -> None:
+    """Refuse a measurement time further from ``now`` than the window allows.
+
+    The window is :data:`MAX_READING_AGE` back and :data:`MAX_READING_LEAD` ahead: older
+    readings are no history anyone asked for, later ones come from a wrong clock (and
+    their hour could not be imported before that hour is over).
+    """
+    if not now - MAX_READING_AGE <= moment <= now + MAX_READING_LEAD:
+        raise ReadingPayloadError(
+            f"ts {moment.isoformat()} is outside the time window "
+            f"({MAX_READING_AGE.days} days back to {MAX_READING_LEAD} ahead of {now.isoformat()})",
+            Rejection.OUTSIDE_TIME_WINDOW,
+        )
 
 
 def _quantity(document: Mapping[str, Any], quantity: str) -> float | None:
     value = document.get(quantity)
     if value is None:
         return None
+    # Integers longer than any float of the range are LongInteger: no int, no float.
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise ReadingPayloadError(f"{quantity} must be a number, got {value!r}")
     number = float(value)
     low, high = VALID_RANGES[quantity]
     if not math.isfinite(number) or not low <= number <= high:
-        raise ReadingPayloadError(f"{quantity} {value!r} is outside {low:g}..{high:g}")
+        raise ReadingPayloadError(
+            f"{quantity} {value!r} is outside {low:g}..{high:g}", Rejection.OUT_OF_RANGE
+        )
     return number
 
 
-def _reading(document: object, sensor: str | None) -> NodeReading:
+def _reading(document: object, sensor: str | None, now: datetime) -> NodeReading:
     """A reading object; ``sensor`` comes from the topic for live readings."""
     if not isinstance(document, dict):
         raise ReadingPayloadError("a reading must be a JSON object")
@@ -166,9 +251,10 @@ def _reading(document: object, sensor: str | None) -> NodeReading:
             raise ReadingPayloadError(f"reading {seq}: sensor must be a sensor key")
     try:
         ts = parse_timestamp(document.get("ts"))
+        check_time_window(ts, now)
         values = {quantity: _quantity(document, quantity) for quantity in QUANTITIES}
     except ReadingPayloadError as err:
-        raise ReadingPayloadError(f"reading {seq}: {err}") from err
+        raise ReadingPayloadError(f"reading {seq}: {err}", err.rejection) from err
     if all(value is None for value in values.values()):
         raise ReadingPayloadError(f"reading {seq}: no temperature, humidity or pressure")
     return NodeReading(
@@ -181,19 +267,23 @@ def _reading(document: object, sensor: str | None) -> NodeReading:
     )
 
 
-def parse_live_reading(payload: bytes | str, sensor: str) -> NodeReading:
-    """A live reading from ``rala/<node>/sensor/<sensor>/state``; the topic names the sensor."""
+def parse_live_reading(payload: bytes | str, sensor: str, *, now: datetime) -> NodeReading:
+    """A live reading from ``rala/<node>/sensor/<sensor>/state``; the topic names the sensor.
+
+    ``now`` (aware) is Home Assistant's clock, for the time window of ``ts``.
+    """
     if not SENSOR_KEY_PATTERN.fullmatch(sensor):
         raise ReadingPayloadError(f"{sensor!r} is not a sensor key")
-    return _reading(_load_object(payload, MAX_LIVE_READING_BYTES, "live reading"), sensor)
+    document = _load_object(payload, MAX_LIVE_READING_BYTES, "live reading")
+    return _reading(document, sensor, now)
 
 
-def parse_backfill(payload: bytes | str, node_id: str) -> BackfillBatch:
+def parse_backfill(payload: bytes | str, node_id: str, *, now: datetime) -> BackfillBatch:
     """A backfill batch of ``node_id`` from ``rala/<node>/backfill``.
 
     The envelope must be valid as a whole (else :class:`ReadingPayloadError`); single bad
     readings, and readings out of order or repeated within the batch, are left out and
-    listed in ``rejected``.
+    listed in ``rejected``. ``now`` (aware) is Home Assistant's clock, for the time window.
     """
     document = _load_object(payload, MAX_BACKFILL_BYTES, "backfill batch")
     if document.get("node_id") != node_id:
@@ -211,18 +301,23 @@ def parse_backfill(payload: bytes | str, node_id: str) -> BackfillBatch:
         raise ReadingPayloadError("readings must be a list")
     if len(raw_readings) > MAX_BACKFILL_READINGS:
         raise ReadingPayloadError(
-            f"{len(raw_readings)} readings exceed the batch size of {MAX_BACKFILL_READINGS}"
+            f"{len(raw_readings)} readings exceed the batch size of {MAX_BACKFILL_READINGS}",
+            Rejection.OUT_OF_RANGE,
         )
     readings: list[NodeReading] = []
-    rejected: list[str] = []
+    rejected: list[LeftOut] = []
     for raw in raw_readings:
         try:
-            reading = _reading(raw, None)
+            reading = _reading(raw, None, now)
         except ReadingPayloadError as err:
-            rejected.append(str(err))
+            rejected.append(LeftOut(str(err), err.rejection))
             continue
         if readings and reading.seq <= readings[-1].seq:
-            rejected.append(f"reading {reading.seq}: not after seq {readings[-1].seq}")
+            rejected.append(
+                LeftOut(
+                    f"reading {reading.seq}: not after seq {readings[-1].seq}", Rejection.MALFORMED
+                )
+            )
             continue
         readings.append(reading)
     return BackfillBatch(
@@ -251,10 +346,16 @@ class SeqTracker:
     """
 
     max_ranges: int = 256
+    forget: bool = False
+    """Bound memory by forgetting the lowest range instead of closing the oldest gap.
+
+    For the seqs used to de-duplicate: closing a gap there would claim seqs as received
+    that never were, and drop them as duplicates when they come.
+    """
     ranges: list[list[int]] = field(default_factory=list)
     """``[first, last]`` inclusive, ascending; adjacent ranges are merged."""
     dropped: int = 0
-    """Seqs of gaps closed to bound memory."""
+    """Seqs of gaps closed (or seqs forgotten) to bound memory."""
 
     def __contains__(self, seq: object) -> bool:
         """Whether ``seq`` was seen (or settled)."""
@@ -312,6 +413,10 @@ class SeqTracker:
 
     def _bound(self) -> None:
         while len(self.ranges) > self.max_ranges:
+            if self.forget:
+                low, high = self.ranges.pop(0)
+                self.dropped += high - low + 1
+                continue
             (low, high), (next_low, next_high) = self.ranges[0], self.ranges[1]
             self.dropped += next_low - high - 1
             self.ranges[0:2] = [[low, next_high]]
@@ -321,9 +426,9 @@ class SeqTracker:
         return [list(pair) for pair in self.ranges]
 
     @classmethod
-    def from_json(cls, data: object, max_ranges: int = 256) -> SeqTracker:
+    def from_json(cls, data: object, max_ranges: int = 256, *, forget: bool = False) -> SeqTracker:
         """Restore from :meth:`as_json`; ``TypeError``/``ValueError`` if the data is malformed."""
-        tracker = cls(max_ranges=max_ranges)
+        tracker = cls(max_ranges=max_ranges, forget=forget)
         if not isinstance(data, list):
             raise TypeError("seq ranges must be a list")
         for pair in data:
@@ -331,10 +436,57 @@ class SeqTracker:
                 not isinstance(pair, list)
                 or len(pair) != 2
                 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair)
+                or pair[1] > MAX_SEQ
             ):
                 raise ValueError(f"invalid seq range {pair!r}")
             tracker.add_range(pair[0], pair[1])
         return tracker
+
+
+@dataclass(slots=True)
+class SeqTrack:
+    """Where the node's sequence numbers currently run, so that one wild seq ends nothing.
+
+    Gaps are looked for below the highest seq of the track. A seq more than ``max_jump``
+    above it (or, for a live reading, below it) is *off the track*: it was received (it
+    is de-duplicated and used), but it opens no gap and does not move the highest seq. A
+    node really moves its seqs that far only in a way that shows: its live readings go on
+    from there. So ``confirmations`` live readings in a row that are off the track, each
+    above the one before and at most ``max_jump`` from it, move the track there
+    (:meth:`off_track` returns them); one live reading on the track in between resets
+    the count. A wild seq (say 2^63-1 from a broken or hostile sender) therefore opens
+    no gap of 9e18 readings, and a tracker that recorded one before (from an older
+    version, persisted) follows the node again after a few of its readings.
+    """
+
+    max_jump: int = MAX_SEQ_JUMP
+    confirmations: int = TRACK_CONFIRMATIONS
+    _run: list[int] = field(default_factory=list)
+
+    def is_on(self, seq: int, highest: int | None, *, live: bool) -> bool:
+        """Whether ``seq`` belongs to the track whose highest seq is ``highest``.
+
+        Backfilled readings far below it are old readings arriving late: on the track.
+        """
+        if highest is None:
+            return True
+        if seq > highest + self.max_jump:
+            return False
+        return not (live and seq < highest - self.max_jump)
+
+    def on_track(self) -> None:
+        """A live reading was on the track: the run of readings off it is broken."""
+        self._run.clear()
+
+    def off_track(self, seq: int) -> list[int] | None:
+        """A live reading off the track; the seqs of the run when it moves the track."""
+        if self._run and not 0 < seq - self._run[-1] <= self.max_jump:
+            self._run.clear()
+        self._run.append(seq)
+        if len(self._run) < self.confirmations:
+            return None
+        run, self._run = self._run, []
+        return run
 
 
 # --- recent readings ----------------------------------------------------------------------------

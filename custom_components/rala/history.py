@@ -86,11 +86,16 @@ from homeassistant.util import dt as dt_util
 from sqlalchemy import func
 
 from .backfill import (
+    HOUR,
     MAX_BACKFILL_READINGS,
+    MAX_READING_AGE,
+    MAX_READING_LEAD,
     HourStatistics,
     NodeReading,
     ReadingBuffer,
     ReadingPayloadError,
+    Rejection,
+    SeqTrack,
     SeqTracker,
     describe_ranges,
     hour_start,
@@ -98,6 +103,7 @@ from .backfill import (
     hourly_statistics,
     parse_backfill,
     parse_live_reading,
+    parse_timestamp,
 )
 from .const import (
     CONF_HUMIDITY_ENTITY,
@@ -129,6 +135,23 @@ REPLAY_TIMEOUT: Final = timedelta(seconds=120)
 REPLAY_MAX_ATTEMPTS: Final = 3
 READING_RETENTION: Final = timedelta(hours=48)
 """How long readings are held (from arrival) to recompute their hour."""
+MAX_HELD_READINGS: Final = 20000
+"""At most this many readings are held (and stored); beyond it the first to arrive goes."""
+MAX_PENDING_HOURS: Final = 744
+"""At most this many hours (a month) wait for their import; beyond it the oldest is dropped."""
+MAX_SEQ_RANGES: Final = 256
+"""At most this many ranges of seqs are remembered, received and closed each."""
+MAX_STORED_BYTES: Final = 3 * 1024 * 1024
+"""What the stored state of a zone stays under, whatever the node (or anyone) sends.
+
+From the bounds above: 20,000 held readings of at most about 140 bytes each (a 19-digit
+seq, two epoch times and three floats of 17 digits, the zone's sensor key), 2 x 256
+ranges of two 19-digit seqs, and 744 hours of 27 bytes."""
+REJECTION_COUNTERS: Final[Mapping[Rejection, str]] = {
+    Rejection.OUT_OF_RANGE: "out_of_range_values",
+    Rejection.OUTSIDE_TIME_WINDOW: "outside_time_window",
+}
+"""The counter of each kind of rejection besides the totals (malformed ones have none)."""
 HOURLY_COMPILE_OFFSET: Final = timedelta(minutes=55)
 """The recorder compiles hour ``H`` in the statistics run of the period starting ``H:55``."""
 RECORDER_SOURCE: Final = "recorder"
@@ -185,11 +208,12 @@ class NodeHistory:
         self._store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, f"{DOMAIN}.history.{entry.entry_id}", private=True
         )
-        self.seen = SeqTracker()
-        """Seqs received (live or backfilled)."""
-        self.closed = SeqTracker()
-        """Seqs received or given up: its gaps are what is still asked for."""
-        self.buffer = ReadingBuffer(max_age=READING_RETENTION)
+        self.seen = SeqTracker(max_ranges=MAX_SEQ_RANGES, forget=True)
+        """Seqs received (live or backfilled), to de-duplicate."""
+        self.closed = SeqTracker(max_ranges=MAX_SEQ_RANGES)
+        """Seqs received on the track or given up: its gaps are what is still asked for."""
+        self.track = SeqTrack()
+        self.buffer = ReadingBuffer(max_age=READING_RETENTION, max_readings=MAX_HELD_READINGS)
         self.pending_hours: set[datetime] = set()
         """Hours with new backfilled readings, waiting for their import."""
         self._request: _ReplayRequest | None = None
@@ -208,9 +232,13 @@ class NodeHistory:
                 "duplicate_readings",
                 "rejected_payloads",
                 "rejected_readings",
+                *REJECTION_COUNTERS.values(),
+                "seq_jumps",
+                "track_moves",
                 "replay_requests",
                 "given_up_seqs",
                 "imported_hours",
+                "dropped_pending_hours",
             ),
             0,
         )
@@ -261,13 +289,10 @@ class NodeHistory:
         if not data:
             return
         try:
-            seen = SeqTracker.from_json(data["seen"])
-            closed = SeqTracker.from_json(data["closed"])
-            pending = {
-                dt_util.parse_datetime(value, raise_on_error=True)
-                for value in data["pending_hours"]
-            }
-            buffer = ReadingBuffer(max_age=READING_RETENTION)
+            seen = SeqTracker.from_json(data["seen"], MAX_SEQ_RANGES, forget=True)
+            closed = SeqTracker.from_json(data["closed"], MAX_SEQ_RANGES)
+            pending = {parse_timestamp(value) for value in data["pending_hours"]}
+            buffer = ReadingBuffer(max_age=READING_RETENTION, max_readings=MAX_HELD_READINGS)
             buffer.load_json(data["readings"])
         except (KeyError, TypeError, ValueError) as err:
             _LOGGER.warning(
@@ -275,7 +300,14 @@ class NodeHistory:
             )
             return
         self.seen, self.closed, self.buffer = seen, closed, buffer
-        self.pending_hours = {dt_util.as_utc(hour) for hour in pending}
+        # A version without the time window may have stored hours that never come.
+        now = dt_util.utcnow()
+        self.pending_hours = {
+            hour
+            for hour in pending
+            if now - MAX_READING_AGE - HOUR <= hour <= now + MAX_READING_LEAD
+        }
+        self._bound_pending_hours()
 
     @callback
     def _data_to_save(self) -> dict[str, Any]:
@@ -307,14 +339,14 @@ class NodeHistory:
             return
         sensor = msg.topic.split("/")[3]
         try:
-            reading = parse_live_reading(_as_bytes(msg.payload), sensor)
+            reading = parse_live_reading(_as_bytes(msg.payload), sensor, now=dt_util.utcnow())
         except ReadingPayloadError as err:
-            self.counters["rejected_payloads"] += 1
+            self._count_rejection("rejected_payloads", err.rejection)
             _LOGGER.warning(
                 "Node %s: ignoring live reading on %s: %s", self.node_id, msg.topic, err
             )
             return
-        if not self._accept(reading):
+        if not self._accept(reading, live=True):
             return
         self.counters["live_readings"] += 1
         self._schedule_replay()
@@ -326,19 +358,30 @@ class NodeHistory:
             _LOGGER.warning("Node %s: ignoring a retained backfill batch", self.node_id)
             return
         try:
-            batch = parse_backfill(_as_bytes(msg.payload), self.node_id)
+            batch = parse_backfill(_as_bytes(msg.payload), self.node_id, now=dt_util.utcnow())
         except ReadingPayloadError as err:
-            self.counters["rejected_payloads"] += 1
+            self._count_rejection("rejected_payloads", err.rejection)
             _LOGGER.warning("Node %s: ignoring backfill batch: %s", self.node_id, err)
             return
-        for reason in batch.rejected:
-            _LOGGER.warning("Node %s: backfill reading left out: %s", self.node_id, reason)
-        self.counters["rejected_readings"] += len(batch.rejected)
+        for left_out in batch.rejected:
+            _LOGGER.warning("Node %s: backfill reading left out: %s", self.node_id, left_out)
+            self._count_rejection("rejected_readings", left_out.rejection)
+        jumps = self.counters["seq_jumps"]
         for reading in batch.readings:
-            if self._accept(reading):
+            if self._accept(reading, live=False):
                 self.counters["backfilled_readings"] += 1
                 if reading.sensor == self.sensor_key:
                     self.pending_hours.add(hour_start(reading.ts))
+        if jumps := self.counters["seq_jumps"] - jumps:
+            _LOGGER.warning(
+                "Node %s: %d readings of a backfill batch lie more than %d above the highest "
+                "seq %s: they open no gap",
+                self.node_id,
+                jumps,
+                self.track.max_jump,
+                self.closed.highest,
+            )
+        self._bound_pending_hours()
         if batch.oldest_available_seq is not None:
             self._give_up_below(batch.oldest_available_seq)
         request = self._request
@@ -356,15 +399,72 @@ class NodeHistory:
         self._save()
 
     @callback
-    def _accept(self, reading: NodeReading) -> bool:
-        """Record a reading; ``False`` (and nothing changes) if its seq was received before."""
+    def _count_rejection(self, total: str, rejection: Rejection) -> None:
+        self.counters[total] += 1
+        if (counter := REJECTION_COUNTERS.get(rejection)) is not None:
+            self.counters[counter] += 1
+
+    @callback
+    def _bound_pending_hours(self) -> None:
+        """Keep the newest :data:`MAX_PENDING_HOURS` pending hours (the oldest are dropped)."""
+        if len(self.pending_hours) <= MAX_PENDING_HOURS:
+            return
+        newest = sorted(self.pending_hours)[-MAX_PENDING_HOURS:]
+        dropped = len(self.pending_hours) - len(newest)
+        self.pending_hours = set(newest)
+        self.counters["dropped_pending_hours"] += dropped
+        _LOGGER.warning(
+            "Node %s: %d hours waiting for their import were dropped, at most %d wait",
+            self.node_id,
+            dropped,
+            MAX_PENDING_HOURS,
+        )
+
+    @callback
+    def _accept(self, reading: NodeReading, *, live: bool) -> bool:
+        """Record a reading; ``False`` (and nothing changes) if its seq was received before.
+
+        A reading off the seq track (:class:`.backfill.SeqTrack`) is used, but opens no gap.
+        """
         if not self.seen.add(reading.seq):
             self.counters["duplicate_readings"] += 1
             return False
-        self.closed.add(reading.seq)
+        if self.track.is_on(reading.seq, self.closed.highest, live=live):
+            if live:
+                self.track.on_track()
+            self.closed.add(reading.seq)
+        else:
+            self.counters["seq_jumps"] += 1
+            (_LOGGER.warning if live else _LOGGER.debug)(
+                "Node %s: seq %d is more than %d away from the highest seq %s: it opens no gap",
+                self.node_id,
+                reading.seq,
+                self.track.max_jump,
+                self.closed.highest,
+            )
+            if live and (run := self.track.off_track(reading.seq)) is not None:
+                self._move_track(run)
         if reading.sensor == self.sensor_key:
             self.buffer.add(reading, dt_util.utcnow())
         return True
+
+    @callback
+    def _move_track(self, run: list[int]) -> None:
+        """The node's live seqs go on from ``run``: look for gaps there from now on."""
+        abandoned = sum(high - low + 1 for low, high in self.closed.gaps())
+        _LOGGER.warning(
+            "Node %s: its sequence numbers go on at %d, not near %s: gaps are looked for "
+            "from there (%d seqs of older gaps are not asked for)",
+            self.node_id,
+            run[0],
+            self.closed.highest,
+            abandoned,
+        )
+        self.counters["track_moves"] += 1
+        self.counters["given_up_seqs"] += abandoned
+        self.closed = SeqTracker(max_ranges=MAX_SEQ_RANGES)
+        for seq in run:
+            self.closed.add(seq)
 
     # --- replay ---------------------------------------------------------------------------------
 
@@ -616,7 +716,7 @@ class NodeHistory:
     def as_dict(self) -> dict[str, Any]:
         """What diagnostics show."""
         return {
-            "highest_seq": self.seen.highest,
+            "highest_seq": self.closed.highest,
             "open_gaps": [list(gap) for gap in self.closed.gaps()][:20],
             "replay_request": None
             if self._request is None

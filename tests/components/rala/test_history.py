@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import json
 import logging
 from pathlib import Path
+import random
 import statistics as stats
 import threading
 import time
@@ -37,6 +38,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.rala import psychrometrics
+from custom_components.rala.backfill import MAX_SEQ_JUMP, TRACK_CONFIRMATIONS
 from custom_components.rala.const import (
     CONF_HUMIDITY_ENTITY,
     CONF_LEAF_TEMPERATURE_ENTITY,
@@ -52,7 +54,13 @@ from custom_components.rala.const import (
     DOMAIN,
 )
 from custom_components.rala.diagnostics import async_get_config_entry_diagnostics
-from custom_components.rala.history import NodeHistory
+from custom_components.rala.history import (
+    MAX_HELD_READINGS,
+    MAX_PENDING_HOURS,
+    MAX_SEQ_RANGES,
+    MAX_STORED_BYTES,
+    NodeHistory,
+)
 from tests.mosquitto import Mosquitto
 
 from .common import announcement, async_set_up_mqtt, register_node_entities
@@ -438,7 +446,7 @@ async def test_partly_live_hour_waits_for_compile_and_holds_all_readings(zone: S
     no compile overwrites it afterwards.
     """
     hass = zone.hass
-    hour = _hour(2)  # the recorder has not compiled this hour yet
+    hour = _hour(0)  # the recorder has not compiled this hour yet
     moments = [hour + timedelta(minutes=10 * index) for index in range(6)]
     live = [_reading(seq, moments[seq - 1], sensor=None) for seq in (1, 2, 5, 6)]
     for reading in live:
@@ -796,3 +804,191 @@ async def test_zone_without_node_sensor_has_no_backfill(hass: HomeAssistant) -> 
     assert bare.state is ConfigEntryState.LOADED
     assert bare.runtime_data.history is None
     assert await hass.config_entries.async_unload(bare.entry_id)
+
+
+async def test_hostile_values_leave_out_only_their_reading(
+    zone: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Integers too large for a float, timestamps at the ends of the calendar, nesting too
+    deep and air a hair above 0 % RH: no exception, only the bad reading is left out (a
+    payload nested too deep as a whole), and the good readings of the hour are imported
+    with their dew point where it has one."""
+    hass = zone.hass
+    hour = _hour(-4)
+    good = [_reading(seq, hour + timedelta(minutes=8 * seq)) for seq in (1, 3, 6)]
+    dry = {**_reading(7, hour + timedelta(minutes=50)), "humidity": 1e-322}
+    text = json.dumps(_batch([good[0], {"seq": 2}, good[1], {"seq": 4}, {"seq": 5}, good[2], dry]))
+    for seq, hostile in (
+        (2, '"temperature": 1' + "0" * 400),
+        (4, f'"ts": "0001-01-01T00:00:00+01:00", "humidity": {"9" * 5000}'),
+        (5, '"ts": "9999-12-31T23:59:59-01:00", "temperature": 20.0'),
+    ):
+        base = {key: value for key, value in _reading(seq, hour).items() if key != "temperature"}
+        if "ts" in hostile:
+            del base["ts"]
+        text = text.replace(f'{{"seq": {seq}}}', json.dumps(base)[:-1] + ", " + hostile + "}")
+    await zone.deliver(BACKFILL_TOPIC, text)
+    counters = zone.history.counters
+    assert counters["rejected_readings"] == 3
+    assert counters["outside_time_window"] == 2
+    assert counters["backfilled_readings"] == 4
+    for payload in (
+        f'{{"seq": 8, "ts": "{_ts(hour)}", "temperature": {"1" * 400}}}',
+        '{"seq": 8, "ts": "0001-01-01T00:30:00+01:00", "temperature": 20}',
+        "[" * 300 + "]" * 300,
+    ):
+        await zone.deliver(LIVE_TOPIC, payload)
+    await zone.deliver(BACKFILL_TOPIC, '{"readings": ' + "[" * 200_000 + "]" * 200_000 + "}")
+    assert counters["rejected_payloads"] == 4
+    assert "Traceback" not in caplog.text
+    await _until("the import", lambda: zone.history.counters["imported_hours"] == 1)
+    await _wait_recorder(hass)
+    kept = [*good, dry]
+    for quantity, entity_id in ENTITIES.items():
+        rows = _rows(await _hourly(hass, entity_id, hour, hour + timedelta(hours=1)))
+        _assert_statistics(rows, _expected(kept, quantity))
+    dew_points = [
+        {"ts": r["ts"], "dew_point": psychrometrics.dew_point(r["temperature"], r["humidity"])}
+        for r in good
+    ]
+    rows = _rows(await _hourly(hass, _zone_sensor(hass, zone.entry, "dew_point"), hour, _hour(-3)))
+    _assert_statistics(rows, _expected(dew_points, "dew_point"))
+
+
+async def test_a_wild_seq_opens_no_gap(zone: Setup) -> None:
+    """One live reading with seq 2^63-1 asks for no replay of 9e18 readings and leaves gap
+    detection on: the next gap of the node's own seqs is asked for."""
+    moment = _hour(-1)
+    for seq in (10, 11, 2**63 - 1, 12, 14):
+        await zone.deliver(LIVE_TOPIC, _reading(seq, moment, sensor=None))
+    assert zone.history.counters["seq_jumps"] == 1
+    assert zone.history.counters["live_readings"] == 5  # the reading itself is used
+    assert zone.history.closed.gaps() == [(13, 13)]
+    await zone.advance(31)
+    await _until("the replay request", lambda: zone.node.requests)
+    await zone.sync()
+    assert [(r["from_seq"], r["to_seq"]) for r in zone.node.requests] == [(13, 13)]
+    diagnostics = await async_get_config_entry_diagnostics(zone.hass, zone.entry)
+    assert diagnostics["backfill"]["highest_seq"] == 14
+    # The wild seq again (a resend) is a duplicate, and still no gap.
+    await zone.deliver(LIVE_TOPIC, _reading(2**63 - 1, moment, sensor=None))
+    assert zone.history.counters["duplicate_readings"] == 1
+
+
+async def test_node_that_really_moved_its_seqs_is_followed(zone: Setup) -> None:
+    """A node whose seqs go on far above (its outbox was replaced, or Home Assistant was
+    away for months) is followed after a few live readings; gaps there are asked for."""
+    moment = _hour(-1)
+    await zone.deliver(LIVE_TOPIC, _reading(10, moment, sensor=None))
+    start = 10 + 3 * MAX_SEQ_JUMP
+    run = [start + step for step in range(TRACK_CONFIRMATIONS)]
+    for seq in run:
+        await zone.deliver(LIVE_TOPIC, _reading(seq, moment, sensor=None))
+    assert zone.history.counters["track_moves"] == 1
+    assert zone.history.closed.gaps() == []
+    await zone.deliver(LIVE_TOPIC, _reading(run[-1] + 3, moment, sensor=None))
+    assert zone.history.closed.gaps() == [(run[-1] + 1, run[-1] + 2)]
+    await zone.advance(31)
+    await _until("the replay request", lambda: zone.node.requests)
+    await zone.sync()
+    assert [(r["from_seq"], r["to_seq"]) for r in zone.node.requests] == [
+        (run[-1] + 1, run[-1] + 2)
+    ]
+
+
+async def test_stored_state_with_a_wild_seq_recovers(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    mosquitto: Mosquitto,
+    node: Node,
+    tmp_path: Path,
+) -> None:
+    """A state stored before seqs were bounded (seq 2^63-1 received, 12..2^63-2 given up)
+    turned gap detection off for good; now the node's live readings bring it back."""
+    await async_set_up_mqtt(hass, mosquitto, tmp_path)
+    entry = _zone_entry(hass)
+    hass_storage[f"{DOMAIN}.history.{entry.entry_id}"] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": f"{DOMAIN}.history.{entry.entry_id}",
+        "data": {
+            "seen": [[10, 11], [2**63 - 1, 2**63 - 1]],
+            "closed": [[10, 2**63 - 1]],
+            "pending_hours": [],
+            "readings": [],
+        },
+    }
+    _set_states(hass)
+    entry.add_to_hass(hass)
+    setup = Setup(hass, node, entry)
+    await setup.start()
+    moment = _hour(-1)
+    for seq in range(12, 12 + TRACK_CONFIRMATIONS):
+        await setup.deliver(LIVE_TOPIC, _reading(seq, moment, sensor=None))
+    assert setup.history.counters["track_moves"] == 1
+    last = 12 + TRACK_CONFIRMATIONS - 1
+    await setup.deliver(LIVE_TOPIC, _reading(last + 2, moment, sensor=None))
+    assert setup.history.closed.gaps() == [(last + 1, last + 1)]
+    await setup.advance(31)
+    await _until("the replay request", lambda: node.requests)
+    await setup.sync()
+    assert [(r["from_seq"], r["to_seq"]) for r in node.requests] == [(last + 1, last + 1)]
+    await setup.stop()
+
+
+def _hostile_readings(count: int, seed: int) -> list[dict[str, Any]]:
+    """Readings made to grow the stored state: far-future (one in ten) and past hours,
+    seqs scattered over the whole range, values of 17 digits, the zone's own sensor."""
+    rng = random.Random(seed)
+    now = dt_util.utcnow()
+    readings = []
+    for index in range(count):
+        if index % 10 == 0:
+            moment = now + timedelta(days=rng.randint(1, 2_000_000))  # never compiled
+        else:
+            moment = now - timedelta(hours=rng.randint(2, 24 * 365), microseconds=rng.random())
+        readings.append(
+            {
+                "seq": rng.randint(0, 2**63 - 1),
+                "ts": moment.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+                "sensor": SENSOR,
+                "temperature": 20.0 + rng.random(),
+                "humidity": 40.0 + rng.random(),
+                "pressure": 1000.0 + rng.random(),
+            }
+        )
+    return readings
+
+
+async def test_stored_state_is_bounded_whatever_is_received(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    mosquitto: Mosquitto,
+    node: Node,
+    tmp_path: Path,
+) -> None:
+    """25,000 hostile readings in 50 batches (without a recorder, so that no hour is ever
+    imported): the stored state stays under MAX_STORED_BYTES, and every part of it under
+    its own bound."""
+    await async_set_up_mqtt(hass, mosquitto, tmp_path)
+    entry = _zone_entry(hass)
+    entry.add_to_hass(hass)
+    setup = Setup(hass, node, entry)
+    await setup.start()
+    readings = _hostile_readings(25_000, seed=11)
+    for first in range(0, len(readings), 500):
+        batch = sorted(readings[first : first + 500], key=lambda reading: reading["seq"])
+        await setup.deliver(BACKFILL_TOPIC, _batch(batch))
+    history = setup.history
+    assert history.counters["outside_time_window"] == 2_500
+    assert history.counters["backfilled_readings"] == 22_500
+    assert history.counters["dropped_pending_hours"] > 0
+    assert len(history.pending_hours) == MAX_PENDING_HOURS
+    assert len(history.buffer) == MAX_HELD_READINGS
+    await setup.stop()
+    stored = hass_storage[f"{DOMAIN}.history.{entry.entry_id}"]["data"]
+    assert len(stored["seen"]) <= MAX_SEQ_RANGES
+    assert len(stored["closed"]) <= MAX_SEQ_RANGES
+    assert len(stored["pending_hours"]) <= MAX_PENDING_HOURS
+    assert len(stored["readings"]) <= MAX_HELD_READINGS
+    assert len(json.dumps(stored)) < MAX_STORED_BYTES
