@@ -34,6 +34,12 @@ by seq, so nothing is counted twice.
 Readings are held for :data:`READING_RETENTION` after they arrive, longer while their
 hour waits for its import or borders an open gap.
 
+Bounds: whatever arrives, at most :data:`MAX_PENDING_HOURS` hours wait for their import,
+:data:`MAX_HELD_READINGS` readings are held and :data:`MAX_SEQ_RANGES` ranges of each
+tracker are kept, so the stored state stays under :data:`MAX_STORED_BYTES`. A seq far
+from the node's track opens no gap (:class:`.backfill.SeqTrack`). Every refused payload
+or reading is counted (:attr:`NodeHistory.counters`, shown in diagnostics).
+
 Known limits: short-term (5-minute) statistics and the ``states`` table are not
 backfilled. An hour whose held readings were already dropped (it was imported, or had
 no gap next to it, more than :data:`READING_RETENTION` ago) and that gets more readings
