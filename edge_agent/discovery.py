@@ -349,7 +349,7 @@ def build_discovery_payload(
 
 
 def stale_components(
-    previous_payload: bytes, current: Iterable[str], *, node_id: str
+    previous_payload: bytes, current: Iterable[str], *, node_id: str | None = None
 ) -> dict[str, str]:
     """Components of a previously published discovery document that are not current.
 
@@ -357,7 +357,8 @@ def stale_components(
     broker's retained copy of what the node published). Returns component id → platform
     for every component there that is missing from ``current`` and that this node could
     have published itself: a full ``sensor`` or ``switch`` component whose id is made of
-    ``[a-z0-9_]`` and whose ``unique_id`` is ``rala_<node>_...``. Removal stubs
+    ``[a-z0-9_]`` and whose ``unique_id`` is ``rala_<node>_...`` (without ``node_id``:
+    ``rala_...``, any RALA node; the agent always gives its own). Removal stubs
     (``{"p": ...}`` alone) are not learned again, so a removal does not outlive the next
     start of the agent, and nothing a stranger publishes there is kept for ever.
 
@@ -374,7 +375,7 @@ def stale_components(
     if not isinstance(document, dict) or not isinstance(document.get("cmps"), dict):
         raise PayloadError("discovery document has no cmps object")
     wanted = set(current)
-    own_prefix = f"rala_{node_id}_"
+    own_prefix = "rala_" if node_id is None else f"rala_{node_id}_"
     stale: dict[str, str] = {}
     for component_id, component in document["cmps"].items():
         if component_id in wanted or not isinstance(component, dict):

@@ -219,6 +219,9 @@ def test_only_components_this_node_could_have_published_are_removed() -> None:
     }
     stale = stale_components(encode(document), ["kept"], node_id="tent-pi")
     assert stale == {"gone_temperature": "sensor", "old_switch": "switch"}
+    # Without a node id, the components of any RALA node count.
+    anyone = stale_components(encode(document), ["kept"])
+    assert anyone == {"gone_temperature": "sensor", "old_switch": "switch", "foreign": "sensor"}
 
 
 def test_incoming_json_depth_is_bounded() -> None:
