@@ -107,7 +107,7 @@ async def test_removal_payload_passes_home_assistant_schemas(
         actuators=[{"key": "heater", "kind": "heater", "pin": "D17"}],
     )
     current = build_discovery_payload(smaller, sample_interval=30)
-    removed = stale_components(encode(before), current["cmps"])
+    removed = stale_components(encode(before), current["cmps"], node_id="tent-pi")
     components = _process_like_home_assistant(
         build_discovery_payload(smaller, sample_interval=30, removed=removed)
     )
