@@ -175,7 +175,8 @@ def describe_connect_error(error: BaseException | None, broker: BrokerConfig) ->
             "check broker.ca_file"
         )
     if isinstance(error, ssl.SSLError):
-        reason = str(error.reason or error).replace("_", " ").lower()
+        # OpenSSL's short reason (e.g. WRONG_VERSION_NUMBER), when the error has one.
+        reason = str(getattr(error, "reason", None) or error).replace("_", " ").lower()
         return f"TLS handshake failed: {reason} (is {broker.port} the broker's TLS port?)"
     if isinstance(error, ConnectionRefusedError):
         return "connection refused: no broker listens there (is it running, is the port right?)"

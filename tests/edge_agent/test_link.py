@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 import queue
+import socket
+import ssl
 import time
 
 import pytest
@@ -23,6 +25,7 @@ from edge_agent.link import (
     StatusMessage,
     Subscription,
     check_login,
+    describe_connect_error,
 )
 from tests.edge_agent.broker_faults import frozen
 from tests.edge_agent.mqtt_probe import probe
@@ -388,3 +391,22 @@ def make_link_for(broker: BrokerConfig) -> MqttLink:
         birth=StatusMessage("rala/setup/availability", "online"),
         subscriptions=[],
     )
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (socket.gaierror(-2, "Name or service not known"), "cannot resolve the host name: Name"),
+        (TimeoutError("timed out"), "no answer (timed out)"),
+        (ssl.SSLError(1, "wrong version"), "TLS handshake failed: "),
+        (OSError(113, "No route to host"), "No route to host"),
+        (ConnectionResetError(104, "Connection reset by peer"), "Connection reset by peer"),
+        (RuntimeError("odd"), "odd"),
+        (None, "connection failed"),
+    ],
+)
+def test_every_failed_attempt_gets_a_readable_reason(
+    error: BaseException | None, reason: str
+) -> None:
+    plain = BrokerConfig(host="broker.lan", port=1883)
+    assert reason in describe_connect_error(error, plain)
