@@ -123,8 +123,8 @@ from .const import (
     DOMAIN,
     MQTT_PLATFORM,
 )
+from .derived import derive
 from .psychrometrics import PsychrometricsError
-from .zone import derive
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ DERIVED_UNITS: Final[Mapping[str, str]] = {
     "dew_point": UnitOfTemperature.CELSIUS,
     "absolute_humidity": UnitOfDensity.GRAMS_PER_CUBIC_METER,
 }
-"""The zone's derived sensors (keys of :class:`.zone.DerivedValues` and of the entities)."""
+"""The zone's derived sensors (keys of :class:`.derived.DerivedValues` and of the entities)."""
 
 
 def _last_statistics_run(hass: HomeAssistant) -> datetime | None:

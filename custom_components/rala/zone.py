@@ -131,6 +131,7 @@ from .const import (
     MQTT_PLATFORM,
 )
 from .control import ControlError, LightPhase, LightSchedule
+from .derived import DerivedValues, derive
 from .growth_stages import STAGE_TARGETS, GrowthStage
 
 if TYPE_CHECKING:
@@ -179,23 +180,6 @@ class ZoneReadings:
     air_temperature: Reading | None = None
     humidity: Reading | None = None
     leaf_temperature: Reading | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DerivedValues:
-    """Climate values derived from a complete, fresh set of readings."""
-
-    air_vpd: float
-    """kPa."""
-    leaf_vpd: float
-    """kPa; negative when water condenses on the leaves."""
-    leaf_temperature: float
-    """°C: measured, or air temperature minus the leaf offset."""
-    leaf_temperature_measured: bool
-    dew_point: float | None
-    """°C; ``None`` in air too dry for one (0 % RH, or a dew point below -50 °C)."""
-    absolute_humidity: float
-    """g/m³."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,32 +260,6 @@ def _number(state: State) -> float:
     if not math.isfinite(value):
         raise InvalidInputError(f"{state.entity_id} state {state.state!r} is not finite")
     return value
-
-
-def derive(
-    air_temperature: float, humidity: float, leaf_temperature: float | None, leaf_offset: float
-) -> DerivedValues:
-    """Compute the derived values (°C, % RH in; leaf temperature measured or ``None``).
-
-    Raises :class:`psychrometrics.PsychrometricsError` for out-of-domain inputs.
-    """
-    leaf_vpd = psychrometrics.vpd_leaf(
-        air_temperature, humidity, leaf_temperature, leaf_offset_c=leaf_offset
-    )
-    return DerivedValues(
-        air_vpd=psychrometrics.vpd_air(air_temperature, humidity),
-        leaf_vpd=leaf_vpd,
-        leaf_temperature=(
-            leaf_temperature if leaf_temperature is not None else air_temperature - leaf_offset
-        ),
-        leaf_temperature_measured=leaf_temperature is not None,
-        dew_point=(
-            psychrometrics.dew_point(air_temperature, humidity)
-            if psychrometrics.has_dew_point(air_temperature, humidity)
-            else None
-        ),
-        absolute_humidity=psychrometrics.absolute_humidity(air_temperature, humidity),
-    )
 
 
 def light_schedule_from_options(options: Mapping[str, Any]) -> LightSchedule | None:

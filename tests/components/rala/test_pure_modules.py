@@ -16,6 +16,7 @@ PURE_MODULES = frozenset(
         "backfill",
         "bounded_json",
         "control",
+        "derived",
         "growth_stages",
         "metrics",
         "psychrometrics",
