@@ -224,6 +224,8 @@ class GrowZoneClimate(GrowZoneEntity, _PreNativeTemperatureNames, ClimateEntity,
 
     # The VPD changes with every reading, and its history is the leaf VPD sensor's.
     _unrecorded_attributes = frozenset({ATTR_CURRENT_VPD})
+    # It writes after each decision (which follows every change of the zone), not before.
+    _follows_zone = False
     _attr_target_temperature_step = 0.5
     _attr_min_temp = MIN_TARGET_TEMPERATURE
     _attr_max_temp = MAX_TARGET_TEMPERATURE
@@ -523,7 +525,7 @@ class GrowZoneClimate(GrowZoneEntity, _PreNativeTemperatureNames, ClimateEntity,
                 self._switching_off = False
         if delay is not None:
             self._cancel_timer = async_call_later(self.hass, delay, self._async_timer_fired)
-        self.async_write_ha_state()
+        self.async_write_if_shown_changed()
 
     @callback
     def _send(self, decision: ControlDecision, now: datetime, *, only_safety: bool = False) -> None:

@@ -33,13 +33,16 @@ from homeassistant.const import PERCENTAGE, STATE_OFF, STATE_ON, EntityCategory,
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity import Entity
-from homeassistant.helpers.event import async_track_state_change_event
+from homeassistant.helpers.event import (
+    async_track_state_change_event,
+    async_track_time_interval,
+)
 from homeassistant.helpers.restore_state import ExtraStoredData, RestoreEntity
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, TEMPERATURE_TOLERANCE
 from .control import CYCLED_KINDS, ActuatorKind
-from .entity import GrowZoneEntity, zone_entity_unique_id
+from .entity import GrowZoneEntity, shown_value, zone_entity_unique_id
 from .metrics import BandClock
 from .models import RalaConfigEntry
 from .zone import GrowZone, VpdStatus
@@ -50,6 +53,15 @@ type Quantity = Literal["vpd", "temperature"]
 QUANTITIES: tuple[Quantity, ...] = ("vpd", "temperature")
 
 
+METRICS_REFRESH = timedelta(minutes=1)
+"""How often the metric sensors write what the time spent in band made of them.
+
+Shares of a day and a streak in minutes move slowly: writing them with every reading would
+be a state row per reading for a value that shows the same. They are also written at once
+when VPD or temperature enters or leaves its band.
+"""
+
+
 class ZoneMetrics:
     """Records, on every zone update, whether VPD and temperature are in their bands."""
 
@@ -58,7 +70,15 @@ class ZoneMetrics:
         self.zone = zone
         self.clocks: dict[Quantity, BandClock] = {name: BandClock() for name in QUANTITIES}
         self._restored: set[Quantity] = set()
+        self._in_band: dict[Quantity, bool | None] = {}
+        self._band_listeners: list[Callable[[], None]] = []
         self.async_update()
+
+    @callback
+    def async_add_band_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` when VPD or temperature enters or leaves its band (or is unknown)."""
+        self._band_listeners.append(listener)
+        return lambda: self._band_listeners.remove(listener)
 
     @property
     def vpd(self) -> BandClock:
@@ -85,8 +105,13 @@ class ZoneMetrics:
     def async_update(self) -> None:
         """Record the zone's current state (registered as a zone listener)."""
         now = dt_util.utcnow()
-        for name, in_band in self._in_band_now().items():
+        in_band_now = self._in_band_now()
+        for name, in_band in in_band_now.items():
             self.clocks[name].record(now, in_band)
+        if in_band_now != self._in_band:
+            self._in_band = in_band_now
+            for listener in list(self._band_listeners):
+                listener()
 
     def snapshot(self, names: tuple[Quantity, ...]) -> dict[str, object]:
         """The clocks ``names`` as stored data, up to now."""
@@ -237,6 +262,8 @@ class MetricSensor(GrowZoneEntity, SensorEntity, RestoreEntity):
     """A share of time in band, or the out-of-band streak; its history survives restarts."""
 
     entity_description: MetricSensorDescription
+    # Written on its own clock and when a band is entered or left (see METRICS_REFRESH).
+    _follows_zone = False
 
     def __init__(
         self, zone: GrowZone, metrics: ZoneMetrics, description: MetricSensorDescription
@@ -249,6 +276,12 @@ class MetricSensor(GrowZoneEntity, SensorEntity, RestoreEntity):
     async def async_added_to_hass(self) -> None:
         """Continue the history stored before the restart, if there is a usable one."""
         await super().async_added_to_hass()
+        self.async_on_remove(
+            self._metrics.async_add_band_listener(self.async_write_if_shown_changed)
+        )
+        self.async_on_remove(
+            async_track_time_interval(self.hass, self._async_refresh, METRICS_REFRESH)
+        )
         extra = await self.async_get_last_extra_data()
         if extra is None:
             return
@@ -270,9 +303,20 @@ class MetricSensor(GrowZoneEntity, SensorEntity, RestoreEntity):
         """The metric now."""
         return self.entity_description.value_fn(self._metrics, dt_util.utcnow())
 
+    @override
+    def _shown(self) -> tuple[object, ...]:
+        return (self.available, shown_value(self.native_value, self.entity_description))
+
+    @callback
+    def _async_refresh(self, _now: datetime) -> None:
+        self.async_write_if_shown_changed()
+
 
 class SwitchCountSensor(GrowZoneEntity, RestoreSensor):
     """How often an actuator switched between on and off (whoever switched it)."""
+
+    # The count changes with the actuator, never with the zone's readings.
+    _follows_zone = False
 
     def __init__(
         self, zone: GrowZone, actuator_entity_id: str, description: SensorEntityDescription

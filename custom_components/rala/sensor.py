@@ -16,7 +16,7 @@ from homeassistant.const import UnitOfDensity, UnitOfPressure, UnitOfTemperature
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import GrowZoneEntity
+from .entity import GrowZoneEntity, shown_value
 from .metric_sensors import metric_sensors
 from .models import RalaConfigEntry
 from .zone import GrowZone, VpdStatus
@@ -129,3 +129,7 @@ class GrowZoneSensor(GrowZoneEntity, SensorEntity):
     def native_value(self) -> float | str | None:
         """The current value."""
         return self.entity_description.value_fn(self.zone)
+
+    @override
+    def _shown(self) -> tuple[object, ...]:
+        return (self.available, shown_value(self.native_value, self.entity_description))

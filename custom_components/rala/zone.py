@@ -25,6 +25,11 @@ Configuration (read-only, from the config entry; changing it reloads the entry):
 
 Live state (updated from state events of the input entities):
 
+- ``zone.snapshot``: one frozen :class:`ZoneSnapshot` (readings, derived values,
+  availability), formed once per event-loop turn in which inputs were written, so that all
+  states one node message writes make one snapshot; ``zone.readings``, ``zone.derived``,
+  ``zone.unavailable_reason``, ``zone.unavailable_detail`` and ``zone.stale_reading`` are
+  the snapshot's.
 - ``zone.readings``: :class:`ZoneReadings` with ``air_temperature`` (°C), ``humidity``
   (% RH) and ``leaf_temperature`` (°C), each a :class:`Reading` (``value``,
   ``updated`` = when the source last wrote its state, ``entity_id``) or ``None`` while
@@ -59,7 +64,8 @@ Changing things (all validate; bad input raises :class:`ValueError` and changes 
 Listening: ``unsubscribe = zone.async_add_listener(callback)``. The callback (a plain
 ``@callback`` function without arguments) runs in the event loop after every change of
 readings, derived values, availability, period, stage or targets. Entities use
-``self.async_on_remove(zone.async_add_listener(self.async_write_ha_state))``.
+``self.async_on_remove(zone.async_add_listener(...))``; :mod:`.entity` writes a state only
+when what it shows changed.
 ``zone.async_start()`` / ``zone.async_stop()`` are called by ``__init__`` on setup and
 unload; stop removes every state tracker and timer.
 """
@@ -180,6 +186,32 @@ class ZoneReadings:
     air_temperature: Reading | None = None
     humidity: Reading | None = None
     leaf_temperature: Reading | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneSnapshot:
+    """One consistent view of a zone's inputs and what was derived from them.
+
+    Formed once per event-loop turn in which inputs were written, so the three states one
+    node message writes (temperature, humidity, pressure) make one snapshot, never one with
+    the new temperature and the previous humidity. Every consumer reads the same one.
+    """
+
+    readings: ZoneReadings
+    derived: DerivedValues | None
+    """``None`` while unavailable."""
+    unavailable_reason: UnavailableReason | None
+    unavailable_detail: str | None
+    stale_reading: Reading | None = None
+    """The input that made the zone stale (the oldest), while it is stale."""
+
+
+NOT_STARTED = ZoneSnapshot(
+    readings=ZoneReadings(),
+    derived=None,
+    unavailable_reason=UnavailableReason.INPUT_UNAVAILABLE,
+    unavailable_detail="not started",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,12 +408,8 @@ class GrowZone:
         self.history: NodeHistory | None = None
         """The backfill of a node zone's readings (set up by ``__init__``), else ``None``."""
 
-        self.readings = ZoneReadings()
-        self.derived: DerivedValues | None = None
-        self.unavailable_reason: UnavailableReason | None = UnavailableReason.INPUT_UNAVAILABLE
-        self.unavailable_detail: str | None = "not started"
-        self.stale_reading: Reading | None = None
-        """The input that made the zone stale (the oldest), while it is stale."""
+        self.snapshot: ZoneSnapshot = NOT_STARTED
+        """The zone's inputs and derived values, replaced as a whole (see ZoneSnapshot)."""
         self.growth_stage: GrowthStage = DEFAULT_GROWTH_STAGE
         self.targets: ZoneTargets = targets_for_stage(DEFAULT_GROWTH_STAGE)
         self.is_day = True
@@ -395,6 +423,7 @@ class GrowZone:
         self._cancel_schedule_timer: CALLBACK_TYPE | None = None
         self._logged_unavailable = False
         self._started = False
+        self._update_pending = False
 
     @staticmethod
     def _max_input_age_seconds(config: Mapping[str, Any]) -> float:
@@ -457,9 +486,34 @@ class GrowZone:
     # --- live state ---------------------------------------------------------------------------
 
     @property
+    def readings(self) -> ZoneReadings:
+        """The latest valid value of each input (of the current snapshot)."""
+        return self.snapshot.readings
+
+    @property
+    def derived(self) -> DerivedValues | None:
+        """The derived values of the current snapshot, ``None`` while unavailable."""
+        return self.snapshot.derived
+
+    @property
+    def unavailable_reason(self) -> UnavailableReason | None:
+        """Why the derived values are unavailable, ``None`` while they are available."""
+        return self.snapshot.unavailable_reason
+
+    @property
+    def unavailable_detail(self) -> str | None:
+        """What made the derived values unavailable, for the log and diagnostics."""
+        return self.snapshot.unavailable_detail
+
+    @property
+    def stale_reading(self) -> Reading | None:
+        """The input that made the zone stale (the oldest), while it is stale."""
+        return self.snapshot.stale_reading
+
+    @property
     def available(self) -> bool:
         """Whether derived values are available (all inputs valid and fresh)."""
-        return self.derived is not None
+        return self.snapshot.derived is not None
 
     def light_phase(self, now: datetime) -> LightPhase:
         """Day or night, and the seconds to the next switch of the lights when known.
@@ -658,12 +712,29 @@ class GrowZone:
 
     @callback
     def _async_input_changed(self, event: Event[EventStateChangedData]) -> None:
-        self._update_readings()
+        self._request_update()
 
     @callback
     def _async_input_reported(self, event: Event[EventStateReportedData]) -> None:
         # The same value written again: only its time moves on, which keeps it fresh.
-        self._update_readings()
+        self._request_update()
+
+    @callback
+    def _request_update(self) -> None:
+        """Form one new snapshot after this event-loop turn, however many inputs it wrote.
+
+        MQTT writes the states of all entities fed by one message in one turn: deriving on
+        each of them would publish values for a climate that never was.
+        """
+        if self._update_pending:
+            return
+        self._update_pending = True
+        self.hass.async_create_task(self._async_deferred_update(), eager_start=False)
+
+    async def _async_deferred_update(self) -> None:
+        self._update_pending = False
+        if self._started:
+            self._update_readings()
 
     @callback
     def _async_light_changed(self, event: Event[EventStateChangedData]) -> None:
@@ -735,26 +806,26 @@ class GrowZone:
         if self.leaf_temperature_entity_id:
             # Without a valid leaf reading the zone falls back to air minus the offset.
             leaf, _, _ = self._read(self.leaf_temperature_entity_id, temperature_from_state)
-        self.readings = ZoneReadings(air, humidity, leaf)
         reason = air_reason or rh_reason
         detail = air_detail or rh_detail
-        self._evaluate(reason, detail)
+        self._evaluate(air, humidity, leaf, reason, detail)
 
     @callback
-    def _evaluate(self, reason: UnavailableReason | None, detail: str | None) -> None:
-        """Recompute derived values and availability from the current readings."""
+    def _evaluate(
+        self,
+        air: Reading | None,
+        humidity: Reading | None,
+        leaf: Reading | None,
+        reason: UnavailableReason | None,
+        detail: str | None,
+    ) -> None:
+        """Form the new snapshot: derived values and availability from the readings."""
         self._cancel_stale()
         derived: DerivedValues | None = None
         now = dt_util.utcnow()
-        air, humidity, leaf = (
-            self.readings.air_temperature,
-            self.readings.humidity,
-            self.readings.leaf_temperature,
-        )
         if leaf is not None and now - leaf.updated > self.max_input_age:
             # A stale leaf sensor is ignored: air temperature minus the offset stands in.
             leaf = None
-            self.readings = replace(self.readings, leaf_temperature=None)
         stale_reading: Reading | None = None
         if reason is None and air is not None and humidity is not None:
             stale = [r for r in (air, humidity) if now - r.updated > self.max_input_age]
@@ -773,10 +844,13 @@ class GrowZone:
                 except psychrometrics.PsychrometricsError as err:
                     reason = UnavailableReason.INPUT_INVALID
                     detail = str(err)
-        self.derived = derived
-        self.stale_reading = stale_reading
-        self.unavailable_reason = reason
-        self.unavailable_detail = detail
+        self.snapshot = ZoneSnapshot(
+            readings=ZoneReadings(air, humidity, leaf),
+            derived=derived,
+            unavailable_reason=reason,
+            unavailable_detail=detail,
+            stale_reading=stale_reading,
+        )
         self._schedule_stale_check(now)
         self._log_availability()
         self._notify()

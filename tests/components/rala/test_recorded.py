@@ -47,10 +47,11 @@ async def test_the_vpd_is_not_recorded(
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    freezer.tick(timedelta(seconds=5))
-    async_fire_time_changed(hass)
-    set_inputs(hass, "24.0", "55")
-    await hass.async_block_till_done()
+    for temperature, humidity in (("24.0", "55"), ("23.0", "50")):
+        freezer.tick(timedelta(seconds=5))
+        async_fire_time_changed(hass)
+        set_inputs(hass, temperature, humidity)
+        await hass.async_block_till_done()
     state = hass.states.get(CLIMATE)
     assert state is not None
     assert state.attributes[ATTR_CURRENT_VPD] is not None
