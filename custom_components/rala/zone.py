@@ -9,6 +9,8 @@ API for the other modules
 -------------------------
 Configuration (read-only, from the config entry; changing it reloads the entry):
 
+- ``zone.config``: the :class:`.zone_config.ZoneConfig` read once from the entry (every
+  option's default is applied there); the attributes below are its values.
 - ``zone.entry`` / ``zone.name`` / ``zone.node_id`` (``None`` for a zone from existing
   sensors) / ``zone.device_info`` (the "Grow zone" device of the entities).
 - ``zone.node_device``: the node's device (made by MQTT discovery) or ``None``;
@@ -108,37 +110,21 @@ from homeassistant.helpers.event import (
 from homeassistant.util import dt as dt_util
 
 from . import psychrometrics
-from .announcement import MAX_MIN_TIME, MAX_SAMPLE_INTERVAL
 from .const import (
     ACTUATOR_DOMAINS,
-    ACTUATOR_KEYS,
-    CONF_HUMIDITY_ENTITY,
-    CONF_LEAF_OFFSET,
-    CONF_LEAF_TEMPERATURE_ENTITY,
     CONF_LIGHT,
-    CONF_LIGHTS_ON_TIME,
-    CONF_MAX_INPUT_AGE,
-    CONF_NODE_ACTUATOR_TIMINGS,
-    CONF_NODE_DEVICE_IDENTIFIER,
-    CONF_NODE_ID,
-    CONF_NODE_SAMPLE_INTERVAL,
-    CONF_NODE_UNIQUE_IDS,
-    CONF_PHOTOPERIOD,
-    CONF_TEMPERATURE_ENTITY,
     CONF_ZONE_NAME,
-    DEFAULT_LEAF_OFFSET,
-    DEFAULT_MAX_INPUT_AGE,
     DOMAIN,
     MAX_TARGET_TEMPERATURE,
     MAX_TARGET_VPD,
-    MIN_MAX_INPUT_AGE,
     MIN_TARGET_TEMPERATURE,
     MIN_TARGET_VPD,
     MQTT_PLATFORM,
 )
-from .control import ControlError, LightPhase, LightSchedule
+from .control import LightPhase, LightSchedule
 from .derived import DerivedValues, derive
 from .growth_stages import STAGE_TARGETS, GrowthStage
+from .zone_config import ZoneConfigError, zone_config
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
@@ -294,26 +280,6 @@ def _number(state: State) -> float:
     return value
 
 
-def light_schedule_from_options(options: Mapping[str, Any]) -> LightSchedule | None:
-    """The light schedule of a zone's options (``None`` without one).
-
-    Raises ValueError when the options hold an invalid schedule.
-    """
-    on_time, hours = options.get(CONF_LIGHTS_ON_TIME), options.get(CONF_PHOTOPERIOD)
-    if not on_time or not hours:
-        return None
-    parsed = dt_util.parse_time(str(on_time))
-    if parsed is None:
-        raise ValueError(f"lights-on time {on_time!r} is not a time of day")
-    try:
-        return LightSchedule(
-            on_at=parsed.hour * 3600.0 + parsed.minute * 60.0 + parsed.second,
-            on_for=float(hours) * 3600.0,
-        )
-    except ControlError as err:
-        raise ValueError(str(err)) from err
-
-
 def seconds_of_day(moment: datetime) -> float:
     """Seconds since local midnight (Home Assistant's time zone)."""
     local = dt_util.as_local(moment)
@@ -326,43 +292,6 @@ def announced_actuator_entity_id(registry: er.EntityRegistry, unique_id: str) ->
         if entity_id := registry.async_get_entity_id(domain, MQTT_PLATFORM, unique_id):
             return entity_id
     return None
-
-
-def node_data_problem(data: Mapping[str, Any]) -> str | None:
-    """What is wrong with the node data of a zone's entry, or ``None``.
-
-    The config flow stores only numbers the announcement's checks let through
-    (:mod:`.announcement`); an entry stored before those checks existed may hold others,
-    which would break the zone only after its entities were set up.
-    """
-    interval = data.get(CONF_NODE_SAMPLE_INTERVAL)
-    if interval is not None and not _in_range(interval, 0.0, MAX_SAMPLE_INTERVAL, positive=True):
-        return (
-            f"sample interval {interval!r} s is not above 0 and at most {MAX_SAMPLE_INTERVAL:g} s"
-        )
-    timings = data.get(CONF_NODE_ACTUATOR_TIMINGS, {})
-    if not isinstance(timings, Mapping):
-        return f"actuator timings {timings!r} are not a mapping"
-    for kind, pair in timings.items():
-        if (
-            not isinstance(pair, list | tuple)
-            or len(pair) != 2
-            or not all(_in_range(value, 0.0, MAX_MIN_TIME) for value in pair)
-        ):
-            return (
-                f"minimum times {pair!r} of {kind} are not two numbers from 0 to {MAX_MIN_TIME:g} s"
-            )
-    return None
-
-
-def _in_range(value: object, low: float, high: float, *, positive: bool = False) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and low <= value <= high
-        and not (positive and value == low)
-    )
 
 
 def _replace_value(mapping: Mapping[str, Any], old: str, new: str) -> dict[str, Any]:
@@ -380,31 +309,33 @@ class GrowZone:
         """
         self.hass = hass
         self.entry = entry
-        config: dict[str, Any] = {**entry.data, **entry.options}
-        self.name: str = entry.title or config.get(CONF_ZONE_NAME, "")
-        if (problem := node_data_problem(entry.data)) is not None:
+        try:
+            self.config = zone_config(entry.title, entry.data, entry.options)
+        except ZoneConfigError as err:
             raise ConfigEntryError(
                 translation_domain=DOMAIN,
                 translation_key="invalid_node_data",
-                translation_placeholders={"zone": self.name, "problem": problem},
+                translation_placeholders={
+                    "zone": entry.title or entry.data.get(CONF_ZONE_NAME, ""),
+                    "problem": str(err),
+                },
+            ) from err
+        config = self.config
+        self.name: str = config.name
+        node = config.node
+        self.node_id: str | None = node.node_id if node else None
+        self.node_device_identifier: str | None = node.device_identifier if node else None
+        self.temperature_entity_id: str = config.temperature_entity_id
+        self.humidity_entity_id: str = config.humidity_entity_id
+        self.leaf_temperature_entity_id: str | None = config.leaf_temperature_entity_id
+        self.leaf_offset: float = config.leaf_offset
+        self.actuators: Mapping[str, str] = config.actuators
+        self.max_input_age: timedelta = config.max_input_age
+        self.light_schedule: LightSchedule | None = config.light_schedule
+        if config.light_schedule_problem is not None:
+            _LOGGER.warning(
+                "Grow zone %s: light schedule ignored: %s", self.name, config.light_schedule_problem
             )
-        self.node_id: str | None = config.get(CONF_NODE_ID)
-        self.node_device_identifier: str | None = config.get(CONF_NODE_DEVICE_IDENTIFIER)
-        self.temperature_entity_id: str = config[CONF_TEMPERATURE_ENTITY]
-        self.humidity_entity_id: str = config[CONF_HUMIDITY_ENTITY]
-        self.leaf_temperature_entity_id: str | None = (
-            config.get(CONF_LEAF_TEMPERATURE_ENTITY) or None
-        )
-        self.leaf_offset: float = float(config.get(CONF_LEAF_OFFSET, DEFAULT_LEAF_OFFSET))
-        self.actuators: Mapping[str, str] = {
-            key: config[key] for key in ACTUATOR_KEYS if config.get(key)
-        }
-        self.max_input_age = timedelta(seconds=self._max_input_age_seconds(config))
-        try:
-            self.light_schedule: LightSchedule | None = light_schedule_from_options(config)
-        except ValueError as err:
-            _LOGGER.warning("Grow zone %s: light schedule ignored: %s", self.name, err)
-            self.light_schedule = None
         self.history: NodeHistory | None = None
         """The backfill of a node zone's readings (set up by ``__init__``), else ``None``."""
 
@@ -425,26 +356,12 @@ class GrowZone:
         self._started = False
         self._update_pending = False
 
-    @staticmethod
-    def _max_input_age_seconds(config: Mapping[str, Any]) -> float:
-        configured = config.get(CONF_MAX_INPUT_AGE)
-        if configured:
-            return float(configured)
-        sample_interval = config.get(CONF_NODE_SAMPLE_INTERVAL)
-        if sample_interval:
-            # Two missed samples make a node's reading stale, but never sooner than a minute.
-            return max(float(MIN_MAX_INPUT_AGE), 2.0 * float(sample_interval))
-        return float(DEFAULT_MAX_INPUT_AGE)
-
     # --- configuration-derived properties -----------------------------------------------------
 
     @property
     def input_entity_ids(self) -> list[str]:
         """The entity ids whose states feed the zone."""
-        entity_ids = [self.temperature_entity_id, self.humidity_entity_id]
-        if self.leaf_temperature_entity_id:
-            entity_ids.append(self.leaf_temperature_entity_id)
-        return entity_ids
+        return self.config.input_entity_ids
 
     @property
     def device_info(self) -> DeviceInfo:
@@ -592,11 +509,13 @@ class GrowZone:
         Only for actuators of the node itself that the zone drives: the node refuses
         commands inside these times, so the controller must not plan with shorter ones.
         """
-        timings: Mapping[str, list[float]] = self.entry.data.get(CONF_NODE_ACTUATOR_TIMINGS, {})
-        unique_ids: Mapping[str, str] = self.entry.data.get(CONF_NODE_UNIQUE_IDS, {})
+        node = self.config.node
+        if node is None:
+            return {}
+        unique_ids = node.unique_ids
         registry = er.async_get(self.hass)
         minimums: dict[str, tuple[float, float]] = {}
-        for kind, (min_on, min_off) in timings.items():
+        for kind, (min_on, min_off) in node.actuator_timings.items():
             entity_id = self.actuators.get(kind)
             unique_id = unique_ids.get(kind)
             if (

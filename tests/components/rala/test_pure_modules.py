@@ -15,11 +15,13 @@ PURE_MODULES = frozenset(
         "announcement",
         "backfill",
         "bounded_json",
+        "const",
         "control",
         "derived",
         "growth_stages",
         "metrics",
         "psychrometrics",
+        "zone_config",
     }
 )
 PACKAGE = Path(__file__).parents[3] / "custom_components" / "rala"
