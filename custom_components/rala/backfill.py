@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 import math
-import re
 from typing import Any, Final
 
 from .bounded_json import BoundedJsonError, load_bounded
+from .node_protocol import KEY_PATTERN
 
 MAX_LIVE_READING_BYTES: Final = 1024
 """A live reading larger than this is refused unread."""
@@ -62,8 +62,6 @@ MAX_READING_AGE: Final = timedelta(days=366)
 """A reading measured longer ago than this (by Home Assistant's clock) is left out."""
 MAX_READING_LEAD: Final = timedelta(hours=1)
 """A reading stamped further ahead of Home Assistant's clock than this is left out."""
-NODE_ID_PATTERN: Final = re.compile(r"[a-z0-9_-]+")
-SENSOR_KEY_PATTERN: Final = re.compile(r"[a-z0-9_-]+")
 QUANTITIES: Final = ("temperature", "humidity", "pressure")
 """The quantities of a reading, in °C, % RH and hPa."""
 # Physically possible ranges; anything outside is a broken payload, not a measurement.
@@ -247,7 +245,7 @@ def _reading(document: object, sensor: str | None, now: datetime) -> NodeReading
     assert seq is not None  # noqa: S101  # not optional
     if sensor is None:
         sensor = document.get("sensor")
-        if not isinstance(sensor, str) or not SENSOR_KEY_PATTERN.fullmatch(sensor):
+        if not isinstance(sensor, str) or not KEY_PATTERN.fullmatch(sensor):
             raise ReadingPayloadError(f"reading {seq}: sensor must be a sensor key")
     try:
         ts = parse_timestamp(document.get("ts"))
@@ -272,7 +270,7 @@ def parse_live_reading(payload: bytes | str, sensor: str, *, now: datetime) -> N
 
     ``now`` (aware) is Home Assistant's clock, for the time window of ``ts``.
     """
-    if not SENSOR_KEY_PATTERN.fullmatch(sensor):
+    if not KEY_PATTERN.fullmatch(sensor):
         raise ReadingPayloadError(f"{sensor!r} is not a sensor key")
     document = _load_object(payload, MAX_LIVE_READING_BYTES, "live reading")
     return _reading(document, sensor, now)

@@ -124,6 +124,7 @@ from .const import (
     MQTT_PLATFORM,
 )
 from .derived import derive
+from .node_protocol import Topics, sensor_from_state_topic, sensor_unique_id
 from .psychrometrics import PsychrometricsError
 
 _LOGGER = logging.getLogger(__name__)
@@ -205,12 +206,10 @@ class NodeHistory:
         announced: Mapping[str, str] = entry.data.get(CONF_NODE_UNIQUE_IDS, {})
         # Pressure is not bound to the zone; the node names it by the same convention.
         self.unique_ids: dict[str, str] = {
-            "pressure": f"rala_{self.node_id}_{self.sensor_key}_pressure",
+            "pressure": sensor_unique_id(self.node_id, self.sensor_key, "pressure"),
             **{q: uid for q, uid in announced.items() if q in NATIVE_UNITS},
         }
-        self.live_topic = f"rala/{self.node_id}/sensor/+/state"
-        self.backfill_topic = f"rala/{self.node_id}/backfill"
-        self.replay_topic = f"rala/{self.node_id}/replay"
+        self.topics = Topics(self.node_id)
         self._store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, f"{DOMAIN}.history.{entry.entry_id}", private=True
         )
@@ -263,12 +262,20 @@ class NodeHistory:
         self._running = True
         self._unsubscribers.append(
             await mqtt.async_subscribe(
-                self.hass, self.live_topic, self._async_live_received, qos=1, encoding=None
+                self.hass,
+                self.topics.sensor_state_filter,
+                self._async_live_received,
+                qos=1,
+                encoding=None,
             )
         )
         self._unsubscribers.append(
             await mqtt.async_subscribe(
-                self.hass, self.backfill_topic, self._async_backfill_received, qos=1, encoding=None
+                self.hass,
+                self.topics.backfill,
+                self._async_backfill_received,
+                qos=1,
+                encoding=None,
             )
         )
         self._unsubscribers.append(
@@ -343,7 +350,9 @@ class NodeHistory:
                 "Node %s: ignoring a retained live reading on %s", self.node_id, msg.topic
             )
             return
-        sensor = msg.topic.split("/")[3]
+        sensor = sensor_from_state_topic(msg.topic)
+        if sensor is None:  # pragma: no cover  # the subscription delivers state topics only
+            return
         try:
             reading = parse_live_reading(_as_bytes(msg.payload), sensor, now=dt_util.utcnow())
         except ReadingPayloadError as err:
@@ -544,7 +553,7 @@ class NodeHistory:
             self.hass, REPLAY_TIMEOUT.total_seconds(), self._async_replay_timed_out
         )
         try:
-            await mqtt.async_publish(self.hass, self.replay_topic, payload, qos=1, retain=False)
+            await mqtt.async_publish(self.hass, self.topics.replay, payload, qos=1, retain=False)
         except HomeAssistantError as err:
             _LOGGER.warning("Node %s: replay request not sent: %s", self.node_id, err)
 

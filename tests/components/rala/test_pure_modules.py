@@ -19,6 +19,7 @@ PURE_MODULES = frozenset(
         "derived",
         "growth_stages",
         "metrics",
+        "node_protocol",
         "psychrometrics",
     }
 )
