@@ -98,6 +98,31 @@ class ReadingPayloadError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class NodeHistoryConfig:
+    """What the backfill of one node zone works on, read once from the zone's entry.
+
+    The zone builds it (``GrowZone.history_config``); the entry is reloaded when it
+    changes, and a new backfill starts with the new configuration.
+    """
+
+    entry_id: str
+    """The zone's entry: names the stored state and the zone's own sensors."""
+    node_id: str
+    sensor_key: str
+    """The node's sensor the zone reads; other sensors' readings only count for their seqs."""
+    sensor_unique_ids: Mapping[str, str]
+    """Quantity (:data:`QUANTITIES`) → unique id of the node's sensor entity of it."""
+    temperature_entity_id: str
+    """The zone's air temperature input."""
+    humidity_entity_id: str
+    """The zone's humidity input."""
+    leaf_offset: float
+    """°C, as the zone derives the leaf temperature."""
+    leaf_temperature_measured: bool
+    """Whether the zone reads a leaf temperature sensor (whose readings are not backfilled)."""
+
+
+@dataclass(frozen=True, slots=True)
 class LeftOut:
     """A reading left out of a backfill batch, and why."""
 

@@ -73,7 +73,6 @@ from homeassistant.components.recorder.statistics import (
     async_import_statistics,
     get_metadata,
 )
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import (
     ATTR_UNIT_OF_MEASUREMENT,
     EVENT_RECORDER_5MIN_STATISTICS_GENERATED,
@@ -97,6 +96,7 @@ from .backfill import (
     MAX_READING_AGE,
     MAX_READING_LEAD,
     HourStatistics,
+    NodeHistoryConfig,
     NodeReading,
     ReadingBuffer,
     ReadingPayloadError,
@@ -111,21 +111,11 @@ from .backfill import (
     parse_live_reading,
     parse_timestamp,
 )
-from .const import (
-    CONF_HUMIDITY_ENTITY,
-    CONF_LEAF_OFFSET,
-    CONF_LEAF_TEMPERATURE_ENTITY,
-    CONF_NODE_ID,
-    CONF_NODE_SENSOR,
-    CONF_NODE_UNIQUE_IDS,
-    CONF_TEMPERATURE_ENTITY,
-    DEFAULT_LEAF_OFFSET,
-    DOMAIN,
-    MQTT_PLATFORM,
-)
+from .const import DOMAIN, MQTT_PLATFORM
 from .derived import derive
-from .node_protocol import Topics, sensor_from_state_topic, sensor_unique_id
+from .node_protocol import Topics, sensor_from_state_topic
 from .psychrometrics import PsychrometricsError
+from .unique_ids import zone_entity_unique_id
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -194,25 +184,13 @@ class _ReplayRequest:
 class NodeHistory:
     """Backfill, gap detection and replay, and statistics import of one node zone."""
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
-        """Bind to the node of ``entry`` (which must have a ``node_id``)."""
+    def __init__(self, hass: HomeAssistant, config: NodeHistoryConfig) -> None:
+        """Bind to the node and the zone ``config`` names."""
         self.hass = hass
-        self.entry_id = entry.entry_id
-        # The entry is reloaded whenever its data or options change.
-        self.entry_data: Mapping[str, Any] = entry.data
-        self.entry_options: Mapping[str, Any] = entry.options
-        self.node_id: str = entry.data[CONF_NODE_ID]
-        self.sensor_key: str = entry.data[CONF_NODE_SENSOR]
-        announced: Mapping[str, str] = entry.data.get(CONF_NODE_UNIQUE_IDS, {})
-        # Pressure is not bound to the zone; the node names it by the same convention.
-        self.unique_ids: dict[str, str] = {
-            "pressure": sensor_unique_id(self.node_id, self.sensor_key, "pressure"),
-            **{q: uid for q, uid in announced.items() if q in NATIVE_UNITS},
-        }
-        self.topics = Topics(self.node_id)
-        self._store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.history.{entry.entry_id}", private=True
-        )
+        self.config = config
+        self.node_id = config.node_id
+        self.topics = Topics(config.node_id)
+        self._store = _store(hass, config.entry_id)
         self.seen = SeqTracker(max_ranges=MAX_SEQ_RANGES, forget=True)
         """Seqs received (live or backfilled), to de-duplicate."""
         self.closed = SeqTracker(max_ranges=MAX_SEQ_RANGES)
@@ -385,7 +363,7 @@ class NodeHistory:
         for reading in batch.readings:
             if self._accept(reading, live=False):
                 self.counters["backfilled_readings"] += 1
-                if reading.sensor == self.sensor_key:
+                if reading.sensor == self.config.sensor_key:
                     self.pending_hours.add(hour_start(reading.ts))
         if jumps := self.counters["seq_jumps"] - jumps:
             _LOGGER.warning(
@@ -459,7 +437,7 @@ class NodeHistory:
             )
             if live and (run := self.track.off_track(reading.seq)) is not None:
                 self._move_track(run)
-        if reading.sensor == self.sensor_key:
+        if reading.sensor == self.config.sensor_key:
             self.buffer.add(reading, dt_util.utcnow())
         return True
 
@@ -627,7 +605,7 @@ class NodeHistory:
         registry = er.async_get(self.hass)
         return {
             quantity: entity_id
-            for quantity, unique_id in self.unique_ids.items()
+            for quantity, unique_id in self.config.sensor_unique_ids.items()
             if (entity_id := registry.async_get_entity_id("sensor", MQTT_PLATFORM, unique_id))
         }
 
@@ -641,28 +619,28 @@ class NodeHistory:
         would have derived it live, with the current leaf offset; leaf VPD is left out
         when a leaf temperature sensor is configured (its readings are not backfilled).
         """
-        config = {**self.entry_data, **self.entry_options}
-        if node_entities.get("temperature") != config.get(
-            CONF_TEMPERATURE_ENTITY
-        ) or node_entities.get("humidity") != config.get(CONF_HUMIDITY_ENTITY):
+        config = self.config
+        if (
+            node_entities.get("temperature") != config.temperature_entity_id
+            or node_entities.get("humidity") != config.humidity_entity_id
+        ):
             return []
-        leaf_offset = float(config.get(CONF_LEAF_OFFSET, DEFAULT_LEAF_OFFSET))
         series: dict[str, list[tuple[datetime, float | None]]] = {key: [] for key in DERIVED_UNITS}
         for reading in readings:
             if reading.temperature is None or reading.humidity is None:
                 continue
             try:
-                derived = derive(reading.temperature, reading.humidity, None, leaf_offset)
+                derived = derive(reading.temperature, reading.humidity, None, config.leaf_offset)
             except PsychrometricsError:
                 continue
             for key in DERIVED_UNITS:
                 series[key].append((reading.ts, getattr(derived, key)))
-        if config.get(CONF_LEAF_TEMPERATURE_ENTITY):
+        if config.leaf_temperature_measured:
             del series["leaf_vpd"]
         registry = er.async_get(self.hass)
         result = []
         for key, points in series.items():
-            unique_id = f"{self.entry_id}_{key}"
+            unique_id = zone_entity_unique_id(config.entry_id, key)
             if (entity_id := registry.async_get_entity_id("sensor", DOMAIN, unique_id)) and (
                 hours := hourly_series(points)
             ):
@@ -765,21 +743,17 @@ def _converter(
 # --- wiring ---------------------------------------------------------------------------------------
 
 
-async def async_start_history(hass: HomeAssistant, entry: ConfigEntry[Any]) -> NodeHistory | None:
-    """Start the backfill of a node zone (``NodeHistory.async_stop`` ends it).
+def _store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.history.{entry_id}", private=True)
 
-    ``None`` for an entry that does not name the node and its sensor.
-    """
-    if not entry.data.get(CONF_NODE_ID) or not entry.data.get(CONF_NODE_SENSOR):
-        _LOGGER.debug("Zone %s names no node sensor: no backfill", entry.title)
-        return None
-    history = NodeHistory(hass, entry)
+
+async def async_start_history(hass: HomeAssistant, config: NodeHistoryConfig) -> NodeHistory:
+    """Start the backfill of a node zone (``NodeHistory.async_stop`` ends it)."""
+    history = NodeHistory(hass, config)
     await history.async_start()
     return history
 
 
 async def async_remove_history(hass: HomeAssistant, entry_id: str) -> None:
     """Delete the stored state of a removed zone."""
-    await Store[dict[str, Any]](
-        hass, STORAGE_VERSION, f"{DOMAIN}.history.{entry_id}", private=True
-    ).async_remove()
+    await _store(hass, entry_id).async_remove()

@@ -20,8 +20,10 @@ Configuration (read-only, from the config entry; changing it reloads the entry):
   :data:`.const.ACTUATOR_KEYS` (heater, cooler, humidifier, dehumidifier, exhaust_fan,
   circulation_fan, light) to the entity id mapped in the options. Only mapped keys appear.
 - ``zone.max_input_age``: a ``timedelta``; an input not written for longer is stale.
-- ``zone.history``: the :class:`.history.NodeHistory` of a node zone (its readings
-  buffered while offline, into the recorder), ``None`` for other zones.
+- ``zone.history_config()``: what the backfill of a node zone works on
+  (:class:`.backfill.NodeHistoryConfig`), ``None`` for other zones.
+- ``zone.history``: the backfill of a node zone (its readings buffered while offline,
+  into the recorder; a :class:`.history.NodeHistory`), ``None`` for other zones.
 
 Live state (updated from state events of the input entities):
 
@@ -72,7 +74,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 import logging
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from homeassistant.const import (
     ATTR_UNIT_OF_MEASUREMENT,
@@ -103,6 +105,7 @@ from homeassistant.util import dt as dt_util
 
 from . import psychrometrics
 from .announcement import MAX_MIN_TIME, MAX_SAMPLE_INTERVAL
+from .backfill import QUANTITIES, NodeHistoryConfig
 from .const import (
     ACTUATOR_DOMAINS,
     ACTUATOR_KEYS,
@@ -116,6 +119,7 @@ from .const import (
     CONF_NODE_DEVICE_IDENTIFIER,
     CONF_NODE_ID,
     CONF_NODE_SAMPLE_INTERVAL,
+    CONF_NODE_SENSOR,
     CONF_NODE_UNIQUE_IDS,
     CONF_PHOTOPERIOD,
     CONF_TEMPERATURE_ENTITY,
@@ -133,15 +137,21 @@ from .const import (
 from .control import ControlError, LightPhase, LightSchedule
 from .derived import DerivedValues, derive
 from .growth_stages import STAGE_TARGETS, GrowthStage
+from .node_protocol import sensor_unique_id
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
 
-    from .history import NodeHistory
-
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_GROWTH_STAGE = GrowthStage.VEGETATIVE
+
+
+class NodeBackfill(Protocol):
+    """The backfill of a node zone, as the zone holds it (the history module implements it)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Its state, for diagnostics."""
 
 
 class UnavailableReason(StrEnum):
@@ -373,7 +383,7 @@ class GrowZone:
         except ValueError as err:
             _LOGGER.warning("Grow zone %s: light schedule ignored: %s", self.name, err)
             self.light_schedule = None
-        self.history: NodeHistory | None = None
+        self.history: NodeBackfill | None = None
         """The backfill of a node zone's readings (set up by ``__init__``), else ``None``."""
 
         self.readings = ZoneReadings()
@@ -408,6 +418,28 @@ class GrowZone:
         return float(DEFAULT_MAX_INPUT_AGE)
 
     # --- configuration-derived properties -----------------------------------------------------
+
+    def history_config(self) -> NodeHistoryConfig | None:
+        """What the backfill of this zone works on; ``None`` unless it names a node's sensor."""
+        sensor_key: str | None = self.entry.data.get(CONF_NODE_SENSOR)
+        if self.node_id is None or not sensor_key:
+            _LOGGER.debug("Zone %s names no node sensor: no backfill", self.name)
+            return None
+        announced: Mapping[str, str] = self.entry.data.get(CONF_NODE_UNIQUE_IDS, {})
+        return NodeHistoryConfig(
+            entry_id=self.entry.entry_id,
+            node_id=self.node_id,
+            sensor_key=sensor_key,
+            sensor_unique_ids={
+                # Pressure is not bound to the zone, so its entry does not store its id.
+                "pressure": sensor_unique_id(self.node_id, sensor_key, "pressure"),
+                **{key: uid for key, uid in announced.items() if key in QUANTITIES},
+            },
+            temperature_entity_id=self.temperature_entity_id,
+            humidity_entity_id=self.humidity_entity_id,
+            leaf_offset=self.leaf_offset,
+            leaf_temperature_measured=self.leaf_temperature_entity_id is not None,
+        )
 
     @property
     def input_entity_ids(self) -> list[str]:

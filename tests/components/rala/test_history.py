@@ -9,6 +9,7 @@ are computed here, independently, from the readings the test sent.
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
+import dataclasses
 from datetime import UTC, datetime, timedelta
 import json
 import logging
@@ -38,7 +39,11 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.rala import psychrometrics
-from custom_components.rala.backfill import MAX_SEQ_JUMP, TRACK_CONFIRMATIONS
+from custom_components.rala.backfill import (
+    MAX_SEQ_JUMP,
+    TRACK_CONFIRMATIONS,
+    NodeHistoryConfig,
+)
 from custom_components.rala.const import (
     CONF_HUMIDITY_ENTITY,
     CONF_LEAF_TEMPERATURE_ENTITY,
@@ -804,6 +809,23 @@ async def test_zone_without_node_sensor_has_no_backfill(hass: HomeAssistant) -> 
     assert bare.state is ConfigEntryState.LOADED
     assert bare.runtime_data.history is None
     assert await hass.config_entries.async_unload(bare.entry_id)
+
+
+async def test_zone_hands_its_backfill_one_frozen_configuration(zone: Setup) -> None:
+    """The backfill works on what the zone read from its entry, and cannot change it."""
+    config = zone.history.config
+    assert config == NodeHistoryConfig(
+        entry_id=zone.entry.entry_id,
+        node_id=NODE,
+        sensor_key=SENSOR,
+        sensor_unique_ids={quantity: f"rala_{NODE}_{SENSOR}_{quantity}" for quantity in QUANTITIES},
+        temperature_entity_id=ENTITIES["temperature"],
+        humidity_entity_id=ENTITIES["humidity"],
+        leaf_offset=2.0,
+        leaf_temperature_measured=False,
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.leaf_offset = 5.0  # type: ignore[misc]
 
 
 async def test_hostile_values_leave_out_only_their_reading(

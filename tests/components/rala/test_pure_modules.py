@@ -21,6 +21,7 @@ PURE_MODULES = frozenset(
         "metrics",
         "node_protocol",
         "psychrometrics",
+        "unique_ids",
     }
 )
 PACKAGE = Path(__file__).parents[3] / "custom_components" / "rala"
