@@ -22,13 +22,13 @@ The recorder compiles the hourly statistics of hour ``H`` once, in the statistic
 of the 5-minute period starting at ``H:55``, by *inserting* rows (``session.add_all``,
 no check for an existing row) and never touches that hour again (a ``statistics_runs``
 row marks the period done). ``async_import_statistics`` instead updates a row that
-exists and inserts one that does not. So an hour is imported only once the recorder's
-latest statistics run is at or after ``H:55``: the import then replaces the recorder's
-compile of the live states (or fills an hour it compiled nothing for), and no later
-compile overwrites it. Importing earlier would make the recorder's insert collide with
-the imported row and roll back that whole statistics run, for every entity. Hours
-waiting for their compile stay pending (persisted) and are retried after every
-statistics run. Re-importing an hour recomputes it from the readings held, de-duplicated
+exists and inserts one that does not. So an hour is imported only once the recorder
+has compiled it (:func:`.recorder_runs.async_last_compiled_hour`): the import then
+replaces the recorder's compile of the live states (or fills an hour it compiled nothing
+for), and no later compile overwrites it. Importing earlier would make the recorder's
+insert collide with the imported row and roll back that whole statistics run, for every
+entity. Hours waiting for their compile stay pending (persisted) and are retried after
+every statistics run. Re-importing an hour recomputes it from the readings held, de-duplicated
 by seq, so nothing is counted twice.
 
 Readings are held for :data:`READING_RETENTION` after they arrive, longer while their
@@ -60,12 +60,10 @@ import uuid
 
 from homeassistant.components import mqtt
 from homeassistant.components.mqtt import ReceiveMessage
-from homeassistant.components.recorder.db_schema import StatisticsRuns
 from homeassistant.components.recorder.models import (
     StatisticData,
     StatisticMeanType,
     StatisticMetaData,
-    process_timestamp,
 )
 from homeassistant.components.recorder.statistics import (
     STATISTIC_UNIT_TO_UNIT_CONVERTER,
@@ -85,10 +83,9 @@ from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import async_call_later
-from homeassistant.helpers.recorder import get_instance, session_scope
+from homeassistant.helpers.recorder import get_instance
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
-from sqlalchemy import func
 
 from .backfill import (
     HOUR,
@@ -115,6 +112,7 @@ from .const import DOMAIN, MQTT_PLATFORM
 from .derived import derive
 from .node_protocol import Topics, sensor_from_state_topic
 from .psychrometrics import PsychrometricsError
+from .recorder_runs import async_last_compiled_hour
 from .unique_ids import zone_entity_unique_id
 
 _LOGGER = logging.getLogger(__name__)
@@ -149,8 +147,6 @@ REJECTION_COUNTERS: Final[Mapping[Rejection, str]] = {
     Rejection.OUTSIDE_TIME_WINDOW: "outside_time_window",
 }
 """The counter of each kind of rejection besides the totals (malformed ones have none)."""
-HOURLY_COMPILE_OFFSET: Final = timedelta(minutes=55)
-"""The recorder compiles hour ``H`` in the statistics run of the period starting ``H:55``."""
 RECORDER_SOURCE: Final = "recorder"
 NATIVE_UNITS: Final[Mapping[str, str]] = {
     "temperature": UnitOfTemperature.CELSIUS,
@@ -165,13 +161,6 @@ DERIVED_UNITS: Final[Mapping[str, str]] = {
     "absolute_humidity": UnitOfDensity.GRAMS_PER_CUBIC_METER,
 }
 """The zone's derived sensors (keys of :class:`.derived.DerivedValues` and of the entities)."""
-
-
-def _last_statistics_run(hass: HomeAssistant) -> datetime | None:
-    """The start of the recorder's latest statistics run (in the recorder's executor)."""
-    with session_scope(hass=hass, read_only=True) as session:
-        last: datetime | None = session.query(func.max(StatisticsRuns.start)).scalar()
-    return process_timestamp(last) if last is not None else None
 
 
 @dataclass(slots=True)
@@ -580,13 +569,9 @@ class NodeHistory:
                         self.node_id,
                     )
                 return
-            instance = get_instance(self.hass)
-            if not await instance.async_db_ready:  # pragma: no cover  # a broken database
+            if (last_compiled := await async_last_compiled_hour(self.hass)) is None:
                 return
-            last_run = await instance.async_add_executor_job(_last_statistics_run, self.hass)
-            if last_run is None:  # pragma: no cover  # a new database records a run at once
-                return
-            ready = sorted(h for h in self.pending_hours if h + HOURLY_COMPILE_OFFSET <= last_run)
+            ready = sorted(hour for hour in self.pending_hours if hour <= last_compiled)
             if not ready:
                 return
             readings = self.buffer.in_hours(ready)
