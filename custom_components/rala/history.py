@@ -1,6 +1,8 @@
 """Readings a RALA edge node buffered while offline, into Home Assistant's history.
 
 One :class:`NodeHistory` runs per grow zone that comes from a node (``zone.node_id``). It
+is the Home Assistant side (MQTT, timers, ``Store``, recorder); the bookkeeping of what
+was received, asked for and imported is :class:`.backfill.BackfillState` (pure). It
 
 - subscribes to the node's live readings (``rala/<node>/sensor/+/state``, every sensor:
   sequence numbers are per node) and to its backfill topic (``rala/<node>/backfill``);
@@ -10,7 +12,8 @@ One :class:`NodeHistory` runs per grow zone that comes from a node (``zone.node_
   node's own backfill after a reconnect usually fills it first), one request at a time
   and at most one per :data:`REPLAY_MIN_INTERVAL`. Whatever a complete answer does not
   hold, and everything below the node's ``oldest_available_seq``, is given up with a log
-  line; a request that is not answered is retried :data:`REPLAY_MAX_ATTEMPTS` times;
+  line; a request that is not answered is retried
+  :data:`.backfill.REPLAY_MAX_ATTEMPTS` times;
 - imports hourly statistics (mean, min, max) for the node's temperature, humidity and
   pressure sensor entities from backfilled readings, computed from *all* readings of the
   hour it holds, live and backfilled; and for the zone's own derived sensors (air and
@@ -28,21 +31,21 @@ replaces the recorder's compile of the live states (or fills an hour it compiled
 for), and no later compile overwrites it. Importing earlier would make the recorder's
 insert collide with the imported row and roll back that whole statistics run, for every
 entity. Hours waiting for their compile stay pending (persisted) and are retried after
-every statistics run. Re-importing an hour recomputes it from the readings held, de-duplicated
-by seq, so nothing is counted twice.
+every statistics run. Re-importing an hour recomputes it from the readings held,
+de-duplicated by seq, so nothing is counted twice.
 
-Readings are held for :data:`READING_RETENTION` after they arrive, longer while their
-hour waits for its import or borders an open gap.
+Readings are held for :data:`.backfill.READING_RETENTION` after they arrive, longer while
+their hour waits for its import or borders an open gap.
 
-Bounds: whatever arrives, at most :data:`MAX_PENDING_HOURS` hours wait for their import,
-:data:`MAX_HELD_READINGS` readings are held and :data:`MAX_SEQ_RANGES` ranges of each
-tracker are kept, so the stored state stays under :data:`MAX_STORED_BYTES`. A seq far
+Bounds (:mod:`.backfill`): whatever arrives, at most ``MAX_PENDING_HOURS`` hours wait for
+their import, ``MAX_HELD_READINGS`` readings are held and ``MAX_SEQ_RANGES`` ranges of
+each tracker are kept, so the stored state stays under ``MAX_STORED_BYTES``. A seq far
 from the node's track opens no gap (:class:`.backfill.SeqTrack`). Every refused payload
-or reading is counted (:attr:`NodeHistory.counters`, shown in diagnostics).
+or reading is counted (:attr:`.backfill.BackfillState.counters`, shown in diagnostics).
 
 Known limits: short-term (5-minute) statistics and the ``states`` table are not
 backfilled. An hour whose held readings were already dropped (it was imported, or had
-no gap next to it, more than :data:`READING_RETENTION` ago) and that gets more readings
+no gap next to it, more than ``READING_RETENTION`` ago) and that gets more readings
 later is recomputed from the readings still held.
 """
 
@@ -50,13 +53,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-import json
 import logging
 from typing import Any, Final
-import uuid
 
 from homeassistant.components import mqtt
 from homeassistant.components.mqtt import ReceiveMessage
@@ -88,25 +88,15 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .backfill import (
-    HOUR,
-    MAX_BACKFILL_READINGS,
-    MAX_READING_AGE,
-    MAX_READING_LEAD,
+    BackfillState,
     HourStatistics,
     NodeHistoryConfig,
     NodeReading,
-    ReadingBuffer,
     ReadingPayloadError,
-    Rejection,
-    SeqTrack,
-    SeqTracker,
-    describe_ranges,
-    hour_start,
     hourly_series,
     hourly_statistics,
     parse_backfill,
     parse_live_reading,
-    parse_timestamp,
 )
 from .const import DOMAIN, MQTT_PLATFORM
 from .derived import derive
@@ -127,26 +117,6 @@ REPLAY_MIN_INTERVAL: Final = timedelta(seconds=60)
 """At most one replay request per this interval."""
 REPLAY_TIMEOUT: Final = timedelta(seconds=120)
 """A replay request not answered completely within this is retried (or given up)."""
-REPLAY_MAX_ATTEMPTS: Final = 3
-READING_RETENTION: Final = timedelta(hours=48)
-"""How long readings are held (from arrival) to recompute their hour."""
-MAX_HELD_READINGS: Final = 20000
-"""At most this many readings are held (and stored); beyond it the first to arrive goes."""
-MAX_PENDING_HOURS: Final = 744
-"""At most this many hours (a month) wait for their import; beyond it the oldest is dropped."""
-MAX_SEQ_RANGES: Final = 256
-"""At most this many ranges of seqs are remembered, received and closed each."""
-MAX_STORED_BYTES: Final = 3 * 1024 * 1024
-"""What the stored state of a zone stays under, whatever the node (or anyone) sends.
-
-From the bounds above: 20,000 held readings of at most about 140 bytes each (a 19-digit
-seq, two epoch times and three floats of 17 digits, the zone's sensor key), 2 x 256
-ranges of two 19-digit seqs, and 744 hours of 27 bytes."""
-REJECTION_COUNTERS: Final[Mapping[Rejection, str]] = {
-    Rejection.OUT_OF_RANGE: "out_of_range_values",
-    Rejection.OUTSIDE_TIME_WINDOW: "outside_time_window",
-}
-"""The counter of each kind of rejection besides the totals (malformed ones have none)."""
 RECORDER_SOURCE: Final = "recorder"
 NATIVE_UNITS: Final[Mapping[str, str]] = {
     "temperature": UnitOfTemperature.CELSIUS,
@@ -163,15 +133,13 @@ DERIVED_UNITS: Final[Mapping[str, str]] = {
 """The zone's derived sensors (keys of :class:`.derived.DerivedValues` and of the entities)."""
 
 
-@dataclass(slots=True)
-class _ReplayRequest:
-    request_id: str
-    first: int
-    last: int
-
-
 class NodeHistory:
-    """Backfill, gap detection and replay, and statistics import of one node zone."""
+    """Backfill, gap detection and replay, and statistics import of one node zone.
+
+    The HA side only: MQTT subscriptions, timers, the ``Store`` and the recorder. What
+    was received, asked for and imported is kept in :attr:`state`
+    (:class:`.backfill.BackfillState`).
+    """
 
     def __init__(self, hass: HomeAssistant, config: NodeHistoryConfig) -> None:
         """Bind to the node and the zone ``config`` names."""
@@ -179,41 +147,14 @@ class NodeHistory:
         self.config = config
         self.node_id = config.node_id
         self.topics = Topics(config.node_id)
+        self.state = BackfillState(config.node_id, config.sensor_key)
         self._store = _store(hass, config.entry_id)
-        self.seen = SeqTracker(max_ranges=MAX_SEQ_RANGES, forget=True)
-        """Seqs received (live or backfilled), to de-duplicate."""
-        self.closed = SeqTracker(max_ranges=MAX_SEQ_RANGES)
-        """Seqs received on the track or given up: its gaps are what is still asked for."""
-        self.track = SeqTrack()
-        self.buffer = ReadingBuffer(max_age=READING_RETENTION, max_readings=MAX_HELD_READINGS)
-        self.pending_hours: set[datetime] = set()
-        """Hours with new backfilled readings, waiting for their import."""
-        self._request: _ReplayRequest | None = None
-        self._attempts: dict[tuple[int, int], int] = {}
-        self._last_request_sent: datetime | None = None
         self._replay_timer: CALLBACK_TYPE | None = None
         self._timeout_timer: CALLBACK_TYPE | None = None
         self._unsubscribers: list[CALLBACK_TYPE] = []
         self._flush_lock = asyncio.Lock()
         self._recorder_missing_logged = False
         self._running = False
-        self.counters: dict[str, int] = dict.fromkeys(
-            (
-                "live_readings",
-                "backfilled_readings",
-                "duplicate_readings",
-                "rejected_payloads",
-                "rejected_readings",
-                *REJECTION_COUNTERS.values(),
-                "seq_jumps",
-                "track_moves",
-                "replay_requests",
-                "given_up_seqs",
-                "imported_hours",
-                "dropped_pending_hours",
-            ),
-            0,
-        )
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -269,39 +210,17 @@ class NodeHistory:
         if not data:
             return
         try:
-            seen = SeqTracker.from_json(data["seen"], MAX_SEQ_RANGES, forget=True)
-            closed = SeqTracker.from_json(data["closed"], MAX_SEQ_RANGES)
-            pending = {parse_timestamp(value) for value in data["pending_hours"]}
-            buffer = ReadingBuffer(max_age=READING_RETENTION, max_readings=MAX_HELD_READINGS)
-            buffer.load_json(data["readings"])
+            self.state = BackfillState.from_json(
+                data, self.config.node_id, self.config.sensor_key, now=dt_util.utcnow()
+            )
         except (KeyError, TypeError, ValueError) as err:
             _LOGGER.warning(
                 "Node %s: stored backfill state is unusable, starting afresh: %s", self.node_id, err
             )
-            return
-        self.seen, self.closed, self.buffer = seen, closed, buffer
-        # A version without the time window may have stored hours that never come.
-        now = dt_util.utcnow()
-        self.pending_hours = {
-            hour
-            for hour in pending
-            if now - MAX_READING_AGE - HOUR <= hour <= now + MAX_READING_LEAD
-        }
-        self._bound_pending_hours()
 
     @callback
     def _data_to_save(self) -> dict[str, Any]:
-        # Keep what an import still needs: pending hours, and the hours at the edges of
-        # open gaps (an outage longer than the retention must not lose the live part of
-        # the hour it began in).
-        keep = self.pending_hours | self.buffer.hours_next_to(self.closed.gaps())
-        self.buffer.prune(dt_util.utcnow(), keep_hours=keep)
-        return {
-            "seen": self.seen.as_json(),
-            "closed": self.closed.as_json(),
-            "pending_hours": sorted(hour.isoformat() for hour in self.pending_hours),
-            "readings": self.buffer.as_json(),
-        }
+        return self.state.as_json(dt_util.utcnow())
 
     @callback
     def _save(self) -> None:
@@ -320,17 +239,17 @@ class NodeHistory:
         sensor = sensor_from_state_topic(msg.topic)
         if sensor is None:  # pragma: no cover  # the subscription delivers state topics only
             return
+        now = dt_util.utcnow()
         try:
-            reading = parse_live_reading(_as_bytes(msg.payload), sensor, now=dt_util.utcnow())
+            reading = parse_live_reading(_as_bytes(msg.payload), sensor, now=now)
         except ReadingPayloadError as err:
-            self._count_rejection("rejected_payloads", err.rejection)
+            self.state.count_rejection("rejected_payloads", err.rejection)
             _LOGGER.warning(
                 "Node %s: ignoring live reading on %s: %s", self.node_id, msg.topic, err
             )
             return
-        if not self._accept(reading, live=True):
+        if not self.state.receive_live(reading, now):
             return
-        self.counters["live_readings"] += 1
         self._schedule_replay()
         self._save()
 
@@ -339,202 +258,58 @@ class NodeHistory:
         if msg.retain:
             _LOGGER.warning("Node %s: ignoring a retained backfill batch", self.node_id)
             return
+        now = dt_util.utcnow()
         try:
-            batch = parse_backfill(_as_bytes(msg.payload), self.node_id, now=dt_util.utcnow())
+            batch = parse_backfill(_as_bytes(msg.payload), self.node_id, now=now)
         except ReadingPayloadError as err:
-            self._count_rejection("rejected_payloads", err.rejection)
+            self.state.count_rejection("rejected_payloads", err.rejection)
             _LOGGER.warning("Node %s: ignoring backfill batch: %s", self.node_id, err)
             return
-        for left_out in batch.rejected:
-            _LOGGER.warning("Node %s: backfill reading left out: %s", self.node_id, left_out)
-            self._count_rejection("rejected_readings", left_out.rejection)
-        jumps = self.counters["seq_jumps"]
-        for reading in batch.readings:
-            if self._accept(reading, live=False):
-                self.counters["backfilled_readings"] += 1
-                if reading.sensor == self.config.sensor_key:
-                    self.pending_hours.add(hour_start(reading.ts))
-        if jumps := self.counters["seq_jumps"] - jumps:
-            _LOGGER.warning(
-                "Node %s: %d readings of a backfill batch lie more than %d above the highest "
-                "seq %s: they open no gap",
-                self.node_id,
-                jumps,
-                self.track.max_jump,
-                self.closed.highest,
-            )
-        self._bound_pending_hours()
-        if batch.oldest_available_seq is not None:
-            self._give_up_below(batch.oldest_available_seq)
-        request = self._request
-        if (
-            request is not None
-            and batch.request_id == request.request_id
-            and (
-                batch.received_count < MAX_BACKFILL_READINGS
-                or batch.last_seq is None
-                or batch.last_seq >= request.last
-            )
-        ):
-            self._request_answered(request, batch.oldest_available_seq)
+        if self.state.receive_backfill(batch, now):
+            self._cancel_timeout()
+            self._schedule_replay()
         self._schedule_flush()
         self._save()
 
-    @callback
-    def _count_rejection(self, total: str, rejection: Rejection) -> None:
-        self.counters[total] += 1
-        if (counter := REJECTION_COUNTERS.get(rejection)) is not None:
-            self.counters[counter] += 1
-
-    @callback
-    def _bound_pending_hours(self) -> None:
-        """Keep the newest :data:`MAX_PENDING_HOURS` pending hours (the oldest are dropped)."""
-        if len(self.pending_hours) <= MAX_PENDING_HOURS:
-            return
-        newest = sorted(self.pending_hours)[-MAX_PENDING_HOURS:]
-        dropped = len(self.pending_hours) - len(newest)
-        self.pending_hours = set(newest)
-        self.counters["dropped_pending_hours"] += dropped
-        _LOGGER.warning(
-            "Node %s: %d hours waiting for their import were dropped, at most %d wait",
-            self.node_id,
-            dropped,
-            MAX_PENDING_HOURS,
-        )
-
-    @callback
-    def _accept(self, reading: NodeReading, *, live: bool) -> bool:
-        """Record a reading; ``False`` (and nothing changes) if its seq was received before.
-
-        A reading off the seq track (:class:`.backfill.SeqTrack`) is used, but opens no gap.
-        """
-        if not self.seen.add(reading.seq):
-            self.counters["duplicate_readings"] += 1
-            return False
-        if self.track.is_on(reading.seq, self.closed.highest, live=live):
-            if live:
-                self.track.on_track()
-            self.closed.add(reading.seq)
-        else:
-            self.counters["seq_jumps"] += 1
-            (_LOGGER.warning if live else _LOGGER.debug)(
-                "Node %s: seq %d is more than %d away from the highest seq %s: it opens no gap",
-                self.node_id,
-                reading.seq,
-                self.track.max_jump,
-                self.closed.highest,
-            )
-            if live and (run := self.track.off_track(reading.seq)) is not None:
-                self._move_track(run)
-        if reading.sensor == self.config.sensor_key:
-            self.buffer.add(reading, dt_util.utcnow())
-        return True
-
-    @callback
-    def _move_track(self, run: list[int]) -> None:
-        """The node's live seqs go on from ``run``: look for gaps there from now on."""
-        abandoned = sum(high - low + 1 for low, high in self.closed.gaps())
-        _LOGGER.warning(
-            "Node %s: its sequence numbers go on at %d, not near %s: gaps are looked for "
-            "from there (%d seqs of older gaps are not asked for)",
-            self.node_id,
-            run[0],
-            self.closed.highest,
-            abandoned,
-        )
-        self.counters["track_moves"] += 1
-        self.counters["given_up_seqs"] += abandoned
-        self.closed = SeqTracker(max_ranges=MAX_SEQ_RANGES)
-        for seq in run:
-            self.closed.add(seq)
-
     # --- replay ---------------------------------------------------------------------------------
-
-    @callback
-    def _give_up(self, first: int, last: int, why: str) -> None:
-        open_ranges = self.closed.missing_in(first, last)
-        if not open_ranges:
-            return
-        for low, high in open_ranges:
-            self.counters["given_up_seqs"] += self.closed.settle(low, high)
-        _LOGGER.warning(
-            "Node %s: giving up readings %s: %s", self.node_id, describe_ranges(open_ranges), why
-        )
-
-    @callback
-    def _give_up_below(self, oldest_available: int) -> None:
-        # With oldest_available 0 the range is empty and nothing is given up.
-        self._give_up(
-            0,
-            oldest_available - 1,
-            f"the node no longer holds them (its outbox starts at {oldest_available})",
-        )
-
-    @callback
-    def _request_answered(self, request: _ReplayRequest, oldest_available: int | None) -> None:
-        self._cancel_timeout()
-        self._request = None
-        self._attempts.pop((request.first, request.last), None)
-        self._give_up(
-            request.first,
-            request.last,
-            f"the node does not hold them (replay {request.request_id}, "
-            f"outbox starts at {oldest_available})",
-        )
-        self._schedule_replay()
 
     @callback
     def _schedule_replay(self) -> None:
         if (
             not self._running
             or self._replay_timer is not None
-            or self._request is not None
-            or not self.closed.gaps()
+            or self.state.request is not None
+            or not self.state.closed.gaps()
         ):
             return
         delay = REPLAY_GRACE
-        if self._last_request_sent is not None:
-            delay = max(delay, self._last_request_sent + REPLAY_MIN_INTERVAL - dt_util.utcnow())
+        if (last_sent := self.state.last_request_sent) is not None:
+            delay = max(delay, last_sent + REPLAY_MIN_INTERVAL - dt_util.utcnow())
         self._replay_timer = async_call_later(
             self.hass, delay.total_seconds(), self._async_send_replay
         )
 
     async def _async_send_replay(self, _now: datetime) -> None:
         self._replay_timer = None
-        gaps = self.closed.gaps()
-        if not self._running or self._request is not None or not gaps:
+        if not self._running or (request := self.state.next_request(dt_util.utcnow())) is None:
             return
-        # Close gaps together while one answer batch can hold the whole span.
-        first, last = gaps[0]
-        for _low, high in gaps[1:]:
-            if high - first >= MAX_BACKFILL_READINGS:
-                break
-            last = high
-        request = _ReplayRequest(uuid.uuid4().hex, first, last)
-        self._request = request
-        self._last_request_sent = dt_util.utcnow()
-        self.counters["replay_requests"] += 1
-        payload = json.dumps({"request_id": request.request_id, "from_seq": first, "to_seq": last})
-        _LOGGER.info("Node %s: asking for readings %d..%d", self.node_id, first, last)
+        _LOGGER.info(
+            "Node %s: asking for readings %d..%d", self.node_id, request.first, request.last
+        )
         self._timeout_timer = async_call_later(
             self.hass, REPLAY_TIMEOUT.total_seconds(), self._async_replay_timed_out
         )
         try:
-            await mqtt.async_publish(self.hass, self.topics.replay, payload, qos=1, retain=False)
+            await mqtt.async_publish(
+                self.hass, self.topics.replay, request.payload(), qos=1, retain=False
+            )
         except HomeAssistantError as err:
             _LOGGER.warning("Node %s: replay request not sent: %s", self.node_id, err)
 
     @callback
     def _async_replay_timed_out(self, _now: datetime) -> None:
         self._timeout_timer = None
-        request, self._request = self._request, None
-        if request is None:  # pragma: no cover  # the answer cancels the timer
-            return
-        key = (request.first, request.last)
-        self._attempts[key] = attempts = self._attempts.get(key, 0) + 1
-        if attempts >= REPLAY_MAX_ATTEMPTS:
-            del self._attempts[key]
-            self._give_up(request.first, request.last, f"no answer to {attempts} replay requests")
+        if self.state.request_timed_out():
             self._save()
         self._schedule_replay()
 
@@ -552,13 +327,13 @@ class NodeHistory:
 
     @callback
     def _schedule_flush(self) -> None:
-        if self.pending_hours and self._running:
+        if self.state.pending_hours and self._running:
             self.hass.async_create_task(self.async_flush(), eager_start=False)
 
     async def async_flush(self) -> None:
         """Import the pending hours the recorder has compiled (see the module docstring)."""
         async with self._flush_lock:
-            if not self.pending_hours:
+            if not self.state.pending_hours:
                 return
             if "recorder" not in self.hass.config.components:
                 if not self._recorder_missing_logged:
@@ -571,18 +346,17 @@ class NodeHistory:
                 return
             if (last_compiled := await async_last_compiled_hour(self.hass)) is None:
                 return
-            ready = sorted(hour for hour in self.pending_hours if hour <= last_compiled)
+            ready = self.state.hours_ready(last_compiled)
             if not ready:
                 return
-            readings = self.buffer.in_hours(ready)
+            readings = self.state.buffer.in_hours(ready)
             node_entities = self._statistic_entities()
             for quantity, entity_id in node_entities.items():
                 if hours := hourly_statistics(readings, quantity):
                     await self._async_import(entity_id, NATIVE_UNITS[quantity], hours)
             for entity_id, unit, hours in self._derived_statistics(readings, node_entities):
                 await self._async_import(entity_id, unit, hours)
-            self.pending_hours.difference_update(ready)
-            self.counters["imported_hours"] += len(ready)
+            self.state.hours_imported(ready)
             self._save()
 
     def _statistic_entities(self) -> dict[str, str]:
@@ -693,16 +467,7 @@ class NodeHistory:
 
     def as_dict(self) -> dict[str, Any]:
         """What diagnostics show."""
-        return {
-            "highest_seq": self.closed.highest,
-            "open_gaps": [list(gap) for gap in self.closed.gaps()][:20],
-            "replay_request": None
-            if self._request is None
-            else {"from_seq": self._request.first, "to_seq": self._request.last},
-            "pending_hours": sorted(hour.isoformat() for hour in self.pending_hours),
-            "held_readings": len(self.buffer),
-            "counters": dict(self.counters),
-        }
+        return self.state.as_dict()
 
 
 def _as_bytes(payload: str | bytes | bytearray) -> bytes:
