@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 import json
@@ -45,7 +45,9 @@ from typing import Any, Final
 import uuid
 
 from .bounded_json import BoundedJsonError, load_bounded
+from .derived import DerivedValues, derive
 from .node_protocol import KEY_PATTERN
+from .psychrometrics import PsychrometricsError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -79,6 +81,10 @@ VALID_RANGES: Final[Mapping[str, tuple[float, float]]] = {
     "pressure": (300.0, 1200.0),
 }
 HOUR: Final = timedelta(hours=1)
+_DERIVED_FIELDS: Final = frozenset(
+    item.name for item in fields(DerivedValues) if "float" in str(item.type)
+)
+"""The numbers among the derived values (a flag is no statistic)."""
 READING_RETENTION: Final = timedelta(hours=48)
 """How long readings are held (from arrival) to recompute their hour."""
 MAX_HELD_READINGS: Final = 20000
@@ -705,6 +711,32 @@ def hourly_series(points: Iterable[tuple[datetime, float | None]]) -> list[HourS
         )
         for start, values in sorted(by_hour.items())
     ]
+
+
+def derived_hourly_statistics(
+    readings: Iterable[NodeReading], leaf_offset: float, keys: Iterable[str]
+) -> dict[str, list[HourStatistics]]:
+    """Hourly statistics of the derived values ``keys`` (fields of :class:`.DerivedValues`).
+
+    Each reading is derived as the zone derives live, with the leaf temperature from
+    ``leaf_offset`` (a leaf temperature sensor's readings are not backfilled); readings
+    without temperature and humidity, or outside the formulas' domain, are skipped. Keys
+    without a value in any hour are left out.
+    """
+    wanted = tuple(keys)
+    if unknown := set(wanted) - _DERIVED_FIELDS:
+        raise ValueError(f"not derived values: {sorted(unknown)}")
+    series: dict[str, list[tuple[datetime, float | None]]] = {key: [] for key in wanted}
+    for reading in readings:
+        if reading.temperature is None or reading.humidity is None:
+            continue
+        try:
+            derived = derive(reading.temperature, reading.humidity, None, leaf_offset)
+        except PsychrometricsError:
+            continue
+        for key in wanted:
+            series[key].append((reading.ts, getattr(derived, key)))
+    return {key: hours for key, points in series.items() if (hours := hourly_series(points))}
 
 
 def describe_ranges(ranges: Sequence[tuple[int, int]]) -> str:

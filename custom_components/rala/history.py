@@ -93,15 +93,13 @@ from .backfill import (
     NodeHistoryConfig,
     NodeReading,
     ReadingPayloadError,
-    hourly_series,
+    derived_hourly_statistics,
     hourly_statistics,
     parse_backfill,
     parse_live_reading,
 )
 from .const import DOMAIN, MQTT_PLATFORM
-from .derived import derive
 from .node_protocol import Topics, sensor_from_state_topic
-from .psychrometrics import PsychrometricsError
 from .recorder_runs import async_last_compiled_hour
 from .unique_ids import zone_entity_unique_id
 
@@ -374,9 +372,8 @@ class NodeHistory:
         """Hourly statistics of the zone's own derived sensors (VPD, dew point, ...).
 
         Only while the zone reads the node's temperature and humidity entities (else its
-        derived values come from other sensors). Each reading is derived as the zone
-        would have derived it live, with the current leaf offset; leaf VPD is left out
-        when a leaf temperature sensor is configured (its readings are not backfilled).
+        derived values come from other sensors), see
+        :func:`.backfill.derived_hourly_statistics`.
         """
         config = self.config
         if (
@@ -384,25 +381,17 @@ class NodeHistory:
             or node_entities.get("humidity") != config.humidity_entity_id
         ):
             return []
-        series: dict[str, list[tuple[datetime, float | None]]] = {key: [] for key in DERIVED_UNITS}
-        for reading in readings:
-            if reading.temperature is None or reading.humidity is None:
-                continue
-            try:
-                derived = derive(reading.temperature, reading.humidity, None, config.leaf_offset)
-            except PsychrometricsError:
-                continue
-            for key in DERIVED_UNITS:
-                series[key].append((reading.ts, getattr(derived, key)))
-        if config.leaf_temperature_measured:
-            del series["leaf_vpd"]
+        # A leaf temperature sensor's readings are not backfilled: no leaf VPD without them.
+        keys = [
+            key
+            for key in DERIVED_UNITS
+            if not (key == "leaf_vpd" and config.leaf_temperature_measured)
+        ]
         registry = er.async_get(self.hass)
         result = []
-        for key, points in series.items():
+        for key, hours in derived_hourly_statistics(readings, config.leaf_offset, keys).items():
             unique_id = zone_entity_unique_id(config.entry_id, key)
-            if (entity_id := registry.async_get_entity_id("sensor", DOMAIN, unique_id)) and (
-                hours := hourly_series(points)
-            ):
+            if entity_id := registry.async_get_entity_id("sensor", DOMAIN, unique_id):
                 result.append((entity_id, DERIVED_UNITS[key], hours))
         return result
 

@@ -6,12 +6,14 @@ from typing import Any
 
 import pytest
 
+from custom_components.rala import psychrometrics
 from custom_components.rala.backfill import (
     MAX_BACKFILL_READINGS,
     MAX_READING_AGE,
     REPLAY_MAX_ATTEMPTS,
     BackfillState,
     NodeReading,
+    derived_hourly_statistics,
     parse_backfill,
 )
 
@@ -158,3 +160,40 @@ def test_an_unusable_stored_state_is_refused(stored: dict[str, Any]) -> None:
     """A damaged stored state raises, so the caller starts afresh with a clear log line."""
     with pytest.raises((KeyError, TypeError, ValueError)):
         BackfillState.from_json(stored, NODE, SENSOR, now=NOW)
+
+
+def test_derived_values_per_hour_as_the_zone_derives_them() -> None:
+    """Each reading derived with the leaf offset; readings without humidity are skipped."""
+    readings = [
+        _reading(1),
+        _reading(2, HOUR + timedelta(minutes=30)),
+        NodeReading(3, HOUR + timedelta(minutes=40), SENSOR, 30.0, None, 1012.0),
+        _reading(4, HOUR + timedelta(hours=1)),
+    ]
+    hourly = derived_hourly_statistics(readings, 1.5, ["leaf_vpd", "dew_point"])
+    expected = [
+        psychrometrics.vpd_leaf(r.temperature, r.humidity, None, leaf_offset_c=1.5)
+        for r in readings
+        if r.temperature is not None and r.humidity is not None
+    ]
+    first, second = hourly["leaf_vpd"]
+    assert (first.start, first.count, second.start, second.count) == (
+        HOUR,
+        2,
+        HOUR + timedelta(hours=1),
+        1,
+    )
+    assert first.mean == pytest.approx((expected[0] + expected[1]) / 2)
+    assert (first.min, first.max) == (min(expected[:2]), max(expected[:2]))
+    assert second.mean == pytest.approx(expected[2])
+    assert [hour.count for hour in hourly["dew_point"]] == [2, 1]
+    assert derived_hourly_statistics([], 1.5, ["air_vpd"]) == {}
+
+
+def test_only_derived_values_can_be_asked_for() -> None:
+    """A key that is no derived value is a clear error, not an empty result."""
+    with pytest.raises(ValueError, match="temperature"):
+        derived_hourly_statistics([_reading(1)], 2.0, ["air_vpd", "temperature"])
+    with pytest.raises(ValueError, match="leaf_temperature_measured"):
+        derived_hourly_statistics([_reading(1)], 2.0, ["leaf_temperature_measured"])
+    assert derived_hourly_statistics([_reading(1)], 2.0, ["leaf_temperature"])
