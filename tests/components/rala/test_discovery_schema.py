@@ -4,6 +4,10 @@ The payload is processed the way Home Assistant's MQTT discovery processes a mes
 ``homeassistant/device/<id>/config``: abbreviations expanded, the device schema checked,
 then each component merged with the shared options and checked against its platform's
 discovery schema. Runs only where Home Assistant is installed (Python 3.14).
+
+The integration's names of a node (``custom_components/rala/node_protocol.py``: topics,
+sensor unique ids, the node-id rule) are checked here against the agent's, so the two
+sides cannot drift.
 """
 
 from collections.abc import Callable
