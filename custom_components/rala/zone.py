@@ -74,6 +74,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 import logging
 import math
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from homeassistant.const import (
@@ -430,11 +431,13 @@ class GrowZone:
             entry_id=self.entry.entry_id,
             node_id=self.node_id,
             sensor_key=sensor_key,
-            sensor_unique_ids={
-                # Pressure is not bound to the zone, so its entry does not store its id.
-                "pressure": sensor_unique_id(self.node_id, sensor_key, "pressure"),
-                **{key: uid for key, uid in announced.items() if key in QUANTITIES},
-            },
+            sensor_unique_ids=MappingProxyType(
+                {
+                    # Pressure is not bound to the zone, so its entry does not store its id.
+                    "pressure": sensor_unique_id(self.node_id, sensor_key, "pressure"),
+                    **{key: uid for key, uid in announced.items() if key in QUANTITIES},
+                }
+            ),
             temperature_entity_id=self.temperature_entity_id,
             humidity_entity_id=self.humidity_entity_id,
             leaf_offset=self.leaf_offset,

@@ -824,6 +824,8 @@ async def test_zone_hands_its_backfill_one_frozen_configuration(zone: Setup) -> 
     )
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.leaf_offset = 5.0  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        config.sensor_unique_ids["pressure"] = "another"  # type: ignore[index]
 
 
 async def test_hostile_values_leave_out_only_their_reading(
