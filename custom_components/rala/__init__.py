@@ -47,9 +47,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: RalaConfigEntry) -> bool
     issue_tracker = ZoneIssueTracker(hass, zone)
     issue_tracker.async_start()
     entry.async_on_unload(issue_tracker.async_stop)
-    if zone.node_id is not None and (history := await async_start_history(hass, entry)):
+    if (history_config := zone.history_config()) is not None:
         # Readings the node buffered while offline, into the recorder's statistics.
-        zone.history = history
+        zone.history = history = await async_start_history(hass, history_config)
         entry.async_on_unload(history.async_stop)
     return True
 

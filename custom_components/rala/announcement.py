@@ -18,6 +18,7 @@ import re
 from typing import Any, Final
 
 from .bounded_json import BoundedJsonError, load_bounded
+from .node_protocol import KEY_PATTERN, NODE_ID_PATTERN, node_id_from_announcement_topic
 
 SUPPORTED_SCHEMA: Final = 1
 """The announcement schema version this integration understands."""
@@ -34,8 +35,6 @@ MAX_MIN_TIME: Final = 86400.0
 """Seconds; ``min_on`` and ``min_off`` lie between 0 and this (a day)."""
 MAX_MAX_ON: Final = 7 * 86400.0
 """Seconds; ``max_on`` lies between 0 and this (a week), or is ``null``."""
-NODE_ID_PATTERN: Final = re.compile(r"[a-z0-9_-]+")
-KEY_PATTERN: Final = re.compile(r"[a-z0-9_-]+")
 ACTUATOR_KINDS: Final = frozenset(
     {
         "heater",
@@ -48,7 +47,6 @@ ACTUATOR_KINDS: Final = frozenset(
         "pump",
     }
 )
-TOPIC_PATTERN: Final = re.compile(r"rala/([^/]+)/node")
 
 REASON_EMPTY: Final = "node_withdrawn"
 REASON_INVALID_JSON: Final = "invalid_json"
@@ -141,12 +139,6 @@ class Announcement:
         return result
 
 
-def node_id_from_topic(topic: str) -> str | None:
-    """The ``<node>`` of ``rala/<node>/node``, or ``None`` for any other topic."""
-    match = TOPIC_PATTERN.fullmatch(topic)
-    return match.group(1) if match else None
-
-
 def parse_announcement(payload: str | bytes | bytearray, topic: str | None = None) -> Announcement:
     """Validate an announcement payload (and, if given, that it came on its node's topic)."""
     if isinstance(payload, bytes | bytearray):
@@ -181,7 +173,7 @@ def parse_announcement(payload: str | bytes | bytearray, topic: str | None = Non
         )
 
     node_id = _string(document, "node_id", pattern=NODE_ID_PATTERN)
-    if topic is not None and node_id_from_topic(topic) != node_id:
+    if topic is not None and node_id_from_announcement_topic(topic) != node_id:
         raise AnnouncementError(REASON_INVALID, f"node_id {node_id!r} does not match {topic!r}")
     name = _string(document, "name")
     sensors_raw = _list(document, "sensors")

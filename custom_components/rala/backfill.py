@@ -1,7 +1,7 @@
 """Readings of a RALA edge node for Home Assistant's history: parsing, sequence tracking, hours.
 
 Pure module (standard library only); the wire format is ``docs/protocol.md`` ("Live
-reading", "Backfill"). :mod:`.history` wires it to MQTT and the recorder.
+reading", "Backfill"). :mod:`.history` wires it to MQTT, timers, storage and the recorder.
 
 - :func:`parse_live_reading` and :func:`parse_backfill` turn payloads into frozen
   dataclasses. A payload that is not a usable document raises :class:`ReadingPayloadError`
@@ -21,6 +21,9 @@ reading", "Backfill"). :mod:`.history` wires it to MQTT and the recorder.
   hour can be recomputed from all of its readings, live and backfilled, whenever more
   arrive.
 - :func:`hourly_statistics` builds per-hour mean, min and max.
+- :class:`BackfillState` is the bookkeeping of one node zone built from these: what was
+  received, the replay request out and its attempts, the hours waiting for their import,
+  the counters, and what is stored. :class:`NodeHistoryConfig` is what the zone hands it.
 
 Hourly mean: the arithmetic mean of the readings in the hour. Home Assistant's recorder
 compiles a time-weighted mean of sensor states; an edge node samples at a fixed interval,
@@ -32,14 +35,21 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+import json
+import logging
 import math
-import re
 from typing import Any, Final
+import uuid
 
 from .bounded_json import BoundedJsonError, load_bounded
+from .derived import DerivedValues, derive
+from .node_protocol import KEY_PATTERN
+from .psychrometrics import PsychrometricsError
+
+_LOGGER = logging.getLogger(__name__)
 
 MAX_LIVE_READING_BYTES: Final = 1024
 """A live reading larger than this is refused unread."""
@@ -62,8 +72,6 @@ MAX_READING_AGE: Final = timedelta(days=366)
 """A reading measured longer ago than this (by Home Assistant's clock) is left out."""
 MAX_READING_LEAD: Final = timedelta(hours=1)
 """A reading stamped further ahead of Home Assistant's clock than this is left out."""
-NODE_ID_PATTERN: Final = re.compile(r"[a-z0-9_-]+")
-SENSOR_KEY_PATTERN: Final = re.compile(r"[a-z0-9_-]+")
 QUANTITIES: Final = ("temperature", "humidity", "pressure")
 """The quantities of a reading, in °C, % RH and hPa."""
 # Physically possible ranges; anything outside is a broken payload, not a measurement.
@@ -73,6 +81,26 @@ VALID_RANGES: Final[Mapping[str, tuple[float, float]]] = {
     "pressure": (300.0, 1200.0),
 }
 HOUR: Final = timedelta(hours=1)
+_DERIVED_FIELDS: Final = frozenset(
+    item.name for item in fields(DerivedValues) if "float" in str(item.type)
+)
+"""The numbers among the derived values (a flag is no statistic)."""
+READING_RETENTION: Final = timedelta(hours=48)
+"""How long readings are held (from arrival) to recompute their hour."""
+MAX_HELD_READINGS: Final = 20000
+"""At most this many readings are held (and stored); beyond it the first to arrive goes."""
+MAX_PENDING_HOURS: Final = 744
+"""At most this many hours (a month) wait for their import; beyond it the oldest is dropped."""
+MAX_SEQ_RANGES: Final = 256
+"""At most this many ranges of seqs are remembered, received and closed each."""
+MAX_STORED_BYTES: Final = 3 * 1024 * 1024
+"""What the stored state of a zone stays under, whatever the node (or anyone) sends.
+
+From the bounds above: 20,000 held readings of at most about 140 bytes each (a 19-digit
+seq, two epoch times and three floats of 17 digits, the zone's sensor key), 2 x 256
+ranges of two 19-digit seqs, and 744 hours of 27 bytes."""
+REPLAY_MAX_ATTEMPTS: Final = 3
+"""A range of seqs is asked for this many times at most, then given up."""
 # Timestamps a datetime can convert to UTC whatever their offset (offsets are under a day).
 # They are compared by their own fields (as if UTC), which needs no conversion.
 _EARLIEST_CONVERTIBLE: Final = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
@@ -90,6 +118,28 @@ class Rejection(StrEnum):
     """``ts`` further back than :data:`MAX_READING_AGE` or ahead than :data:`MAX_READING_LEAD`."""
 
 
+REJECTION_COUNTERS: Final[Mapping[Rejection, str]] = {
+    Rejection.OUT_OF_RANGE: "out_of_range_values",
+    Rejection.OUTSIDE_TIME_WINDOW: "outside_time_window",
+}
+"""The counter of each kind of rejection besides the totals (malformed ones have none)."""
+COUNTERS: Final = (
+    "live_readings",
+    "backfilled_readings",
+    "duplicate_readings",
+    "rejected_payloads",
+    "rejected_readings",
+    *REJECTION_COUNTERS.values(),
+    "seq_jumps",
+    "track_moves",
+    "replay_requests",
+    "given_up_seqs",
+    "imported_hours",
+    "dropped_pending_hours",
+)
+"""The counters of :attr:`BackfillState.counters`, in the order diagnostics show them."""
+
+
 class ReadingPayloadError(ValueError):
     """A live reading or backfill payload is unusable; nothing of it was applied."""
 
@@ -97,6 +147,31 @@ class ReadingPayloadError(ValueError):
         """Keep the message and why (the counter it goes to)."""
         super().__init__(message)
         self.rejection = rejection
+
+
+@dataclass(frozen=True, slots=True)
+class NodeHistoryConfig:
+    """What the backfill of one node zone works on, read once from the zone's entry.
+
+    The zone builds it (``GrowZone.history_config``); the entry is reloaded when it
+    changes, and a new backfill starts with the new configuration.
+    """
+
+    entry_id: str
+    """The zone's entry: names the stored state and the zone's own sensors."""
+    node_id: str
+    sensor_key: str
+    """The node's sensor the zone reads; other sensors' readings only count for their seqs."""
+    sensor_unique_ids: Mapping[str, str]
+    """Quantity (:data:`QUANTITIES`) → unique id of the node's sensor entity of it."""
+    temperature_entity_id: str
+    """The zone's air temperature input."""
+    humidity_entity_id: str
+    """The zone's humidity input."""
+    leaf_offset: float
+    """°C, as the zone derives the leaf temperature."""
+    leaf_temperature_measured: bool
+    """Whether the zone reads a leaf temperature sensor (whose readings are not backfilled)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +322,7 @@ def _reading(document: object, sensor: str | None, now: datetime) -> NodeReading
     assert seq is not None  # noqa: S101  # not optional
     if sensor is None:
         sensor = document.get("sensor")
-        if not isinstance(sensor, str) or not SENSOR_KEY_PATTERN.fullmatch(sensor):
+        if not isinstance(sensor, str) or not KEY_PATTERN.fullmatch(sensor):
             raise ReadingPayloadError(f"reading {seq}: sensor must be a sensor key")
     try:
         ts = parse_timestamp(document.get("ts"))
@@ -272,7 +347,7 @@ def parse_live_reading(payload: bytes | str, sensor: str, *, now: datetime) -> N
 
     ``now`` (aware) is Home Assistant's clock, for the time window of ``ts``.
     """
-    if not SENSOR_KEY_PATTERN.fullmatch(sensor):
+    if not KEY_PATTERN.fullmatch(sensor):
         raise ReadingPayloadError(f"{sensor!r} is not a sensor key")
     document = _load_object(payload, MAX_LIVE_READING_BYTES, "live reading")
     return _reading(document, sensor, now)
@@ -345,7 +420,7 @@ class SeqTracker:
     node. A gap that is given up (:meth:`settle`) is closed the same way.
     """
 
-    max_ranges: int = 256
+    max_ranges: int = MAX_SEQ_RANGES
     forget: bool = False
     """Bound memory by forgetting the lowest range instead of closing the oldest gap.
 
@@ -426,7 +501,9 @@ class SeqTracker:
         return [list(pair) for pair in self.ranges]
 
     @classmethod
-    def from_json(cls, data: object, max_ranges: int = 256, *, forget: bool = False) -> SeqTracker:
+    def from_json(
+        cls, data: object, max_ranges: int = MAX_SEQ_RANGES, *, forget: bool = False
+    ) -> SeqTracker:
         """Restore from :meth:`as_json`; ``TypeError``/``ValueError`` if the data is malformed."""
         tracker = cls(max_ranges=max_ranges, forget=forget)
         if not isinstance(data, list):
@@ -505,8 +582,8 @@ class ReadingBuffer:
     as long as a live one, so an hour can be recomputed while its readings still arrive.
     """
 
-    max_age: timedelta = timedelta(hours=48)
-    max_readings: int = 20000
+    max_age: timedelta = READING_RETENTION
+    max_readings: int = MAX_HELD_READINGS
     _readings: dict[int, tuple[NodeReading, datetime]] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -636,6 +713,305 @@ def hourly_series(points: Iterable[tuple[datetime, float | None]]) -> list[HourS
     ]
 
 
+def derived_hourly_statistics(
+    readings: Iterable[NodeReading], leaf_offset: float, keys: Iterable[str]
+) -> dict[str, list[HourStatistics]]:
+    """Hourly statistics of the derived values ``keys`` (fields of :class:`.DerivedValues`).
+
+    Each reading is derived as the zone derives live, with the leaf temperature from
+    ``leaf_offset`` (a leaf temperature sensor's readings are not backfilled); readings
+    without temperature and humidity, or outside the formulas' domain, are skipped. Keys
+    without a value in any hour are left out.
+    """
+    wanted = tuple(keys)
+    if unknown := set(wanted) - _DERIVED_FIELDS:
+        raise ValueError(f"not derived values: {sorted(unknown)}")
+    series: dict[str, list[tuple[datetime, float | None]]] = {key: [] for key in wanted}
+    for reading in readings:
+        if reading.temperature is None or reading.humidity is None:
+            continue
+        try:
+            derived = derive(reading.temperature, reading.humidity, None, leaf_offset)
+        except PsychrometricsError:
+            continue
+        for key in wanted:
+            series[key].append((reading.ts, getattr(derived, key)))
+    return {key: hours for key, points in series.items() if (hours := hourly_series(points))}
+
+
 def describe_ranges(ranges: Sequence[tuple[int, int]]) -> str:
     """``"5..9, 12"`` for log lines."""
     return ", ".join(str(low) if low == high else f"{low}..{high}" for low, high in ranges)
+
+
+# --- what a zone knows of its node's readings ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayRequest:
+    """A request to the node to replay the readings ``first`` to ``last``."""
+
+    request_id: str
+    first: int
+    last: int
+
+    def payload(self) -> str:
+        """The JSON document of ``rala/<node>/replay`` (docs/protocol.md)."""
+        return json.dumps(
+            {"request_id": self.request_id, "from_seq": self.first, "to_seq": self.last}
+        )
+
+
+class BackfillState:
+    """The bookkeeping of one node zone's backfill: what was received, asked for and imported.
+
+    Pure: :mod:`.history` feeds it what arrives and does what it says (ask the node,
+    import hours, store :meth:`as_json`). It logs what it gives up, and counts everything
+    refused or given up in :attr:`counters` (shown in diagnostics).
+    """
+
+    def __init__(self, node_id: str, sensor_key: str) -> None:
+        """Nothing received yet from ``node_id``; readings of ``sensor_key`` are the zone's."""
+        self.node_id = node_id
+        self.sensor_key = sensor_key
+        self.seen = SeqTracker(max_ranges=MAX_SEQ_RANGES, forget=True)
+        """Seqs received (live or backfilled), to de-duplicate."""
+        self.closed = SeqTracker(max_ranges=MAX_SEQ_RANGES)
+        """Seqs received on the track or given up: its gaps are what is still asked for."""
+        self.track = SeqTrack()
+        self.buffer = ReadingBuffer(max_age=READING_RETENTION, max_readings=MAX_HELD_READINGS)
+        self.pending_hours: set[datetime] = set()
+        """Hours with new backfilled readings, waiting for their import."""
+        self.request: ReplayRequest | None = None
+        """The replay request waiting for its answer."""
+        self.last_request_sent: datetime | None = None
+        self._attempts: dict[tuple[int, int], int] = {}
+        self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+
+    # --- storage --------------------------------------------------------------------------------
+
+    @classmethod
+    def from_json(
+        cls, data: Mapping[str, Any], node_id: str, sensor_key: str, *, now: datetime
+    ) -> BackfillState:
+        """Restore from :meth:`as_json`; ``KeyError``/``TypeError``/``ValueError`` if malformed."""
+        state = cls(node_id, sensor_key)
+        state.seen = SeqTracker.from_json(data["seen"], MAX_SEQ_RANGES, forget=True)
+        state.closed = SeqTracker.from_json(data["closed"], MAX_SEQ_RANGES)
+        pending = {parse_timestamp(value) for value in data["pending_hours"]}
+        state.buffer.load_json(data["readings"])
+        # A version without the time window may have stored hours that never come.
+        state.pending_hours = {
+            hour
+            for hour in pending
+            if now - MAX_READING_AGE - HOUR <= hour <= now + MAX_READING_LEAD
+        }
+        state.bound_pending_hours()
+        return state
+
+    def as_json(self, now: datetime) -> dict[str, Any]:
+        """What is stored; readings no import needs any more are dropped first."""
+        # Keep what an import still needs: pending hours, and the hours at the edges of
+        # open gaps (an outage longer than the retention must not lose the live part of
+        # the hour it began in).
+        keep = self.pending_hours | self.buffer.hours_next_to(self.closed.gaps())
+        self.buffer.prune(now, keep_hours=keep)
+        return {
+            "seen": self.seen.as_json(),
+            "closed": self.closed.as_json(),
+            "pending_hours": sorted(hour.isoformat() for hour in self.pending_hours),
+            "readings": self.buffer.as_json(),
+        }
+
+    # --- receiving ------------------------------------------------------------------------------
+
+    def count_rejection(self, total: str, rejection: Rejection) -> None:
+        """Count a refused payload or reading in ``total`` and in its kind's counter."""
+        self.counters[total] += 1
+        if (counter := REJECTION_COUNTERS.get(rejection)) is not None:
+            self.counters[counter] += 1
+
+    def receive_live(self, reading: NodeReading, now: datetime) -> bool:
+        """A live reading arrived; ``False`` (and nothing changes) if it was received before."""
+        if not self._accept(reading, now, live=True):
+            return False
+        self.counters["live_readings"] += 1
+        return True
+
+    def receive_backfill(self, batch: BackfillBatch, now: datetime) -> bool:
+        """A backfill batch arrived; ``True`` if it answers the request out (which ends)."""
+        for left_out in batch.rejected:
+            _LOGGER.warning("Node %s: backfill reading left out: %s", self.node_id, left_out)
+            self.count_rejection("rejected_readings", left_out.rejection)
+        jumps = self.counters["seq_jumps"]
+        for reading in batch.readings:
+            if self._accept(reading, now, live=False):
+                self.counters["backfilled_readings"] += 1
+                if reading.sensor == self.sensor_key:
+                    self.pending_hours.add(hour_start(reading.ts))
+        if jumps := self.counters["seq_jumps"] - jumps:
+            _LOGGER.warning(
+                "Node %s: %d readings of a backfill batch lie more than %d above the highest "
+                "seq %s: they open no gap",
+                self.node_id,
+                jumps,
+                self.track.max_jump,
+                self.closed.highest,
+            )
+        self.bound_pending_hours()
+        if (oldest := batch.oldest_available_seq) is not None:
+            # With oldest_available_seq 0 the range is empty and nothing is given up.
+            self._give_up(
+                0, oldest - 1, f"the node no longer holds them (its outbox starts at {oldest})"
+            )
+        request = self.request
+        if request is None or batch.request_id != request.request_id:
+            return False
+        complete = (
+            batch.received_count < MAX_BACKFILL_READINGS
+            or batch.last_seq is None
+            or batch.last_seq >= request.last
+        )
+        if complete:
+            self._request_answered(request, batch.oldest_available_seq)
+        return complete
+
+    def bound_pending_hours(self) -> None:
+        """Keep the newest :data:`MAX_PENDING_HOURS` pending hours (the oldest are dropped)."""
+        if len(self.pending_hours) <= MAX_PENDING_HOURS:
+            return
+        newest = sorted(self.pending_hours)[-MAX_PENDING_HOURS:]
+        dropped = len(self.pending_hours) - len(newest)
+        self.pending_hours = set(newest)
+        self.counters["dropped_pending_hours"] += dropped
+        _LOGGER.warning(
+            "Node %s: %d hours waiting for their import were dropped, at most %d wait",
+            self.node_id,
+            dropped,
+            MAX_PENDING_HOURS,
+        )
+
+    def _accept(self, reading: NodeReading, now: datetime, *, live: bool) -> bool:
+        """Record a reading; ``False`` (and nothing changes) if its seq was received before.
+
+        A reading off the seq track (:class:`SeqTrack`) is used, but opens no gap.
+        """
+        if not self.seen.add(reading.seq):
+            self.counters["duplicate_readings"] += 1
+            return False
+        if self.track.is_on(reading.seq, self.closed.highest, live=live):
+            if live:
+                self.track.on_track()
+            self.closed.add(reading.seq)
+        else:
+            self.counters["seq_jumps"] += 1
+            (_LOGGER.warning if live else _LOGGER.debug)(
+                "Node %s: seq %d is more than %d away from the highest seq %s: it opens no gap",
+                self.node_id,
+                reading.seq,
+                self.track.max_jump,
+                self.closed.highest,
+            )
+            if live and (run := self.track.off_track(reading.seq)) is not None:
+                self._move_track(run)
+        if reading.sensor == self.sensor_key:
+            self.buffer.add(reading, now)
+        return True
+
+    def _move_track(self, run: list[int]) -> None:
+        """The node's live seqs go on from ``run``: look for gaps there from now on."""
+        abandoned = sum(high - low + 1 for low, high in self.closed.gaps())
+        _LOGGER.warning(
+            "Node %s: its sequence numbers go on at %d, not near %s: gaps are looked for "
+            "from there (%d seqs of older gaps are not asked for)",
+            self.node_id,
+            run[0],
+            self.closed.highest,
+            abandoned,
+        )
+        self.counters["track_moves"] += 1
+        self.counters["given_up_seqs"] += abandoned
+        self.closed = SeqTracker(max_ranges=MAX_SEQ_RANGES)
+        for seq in run:
+            self.closed.add(seq)
+
+    # --- replay ---------------------------------------------------------------------------------
+
+    def next_request(self, now: datetime) -> ReplayRequest | None:
+        """The request to send for the open gaps, ``None`` while one is out or none is open.
+
+        Near gaps are asked for together while one answer batch can hold the whole span.
+        """
+        gaps = self.closed.gaps()
+        if self.request is not None or not gaps:
+            return None
+        first, last = gaps[0]
+        for _low, high in gaps[1:]:
+            if high - first >= MAX_BACKFILL_READINGS:
+                break
+            last = high
+        self.request = ReplayRequest(uuid.uuid4().hex, first, last)
+        self.last_request_sent = now
+        self.counters["replay_requests"] += 1
+        return self.request
+
+    def request_timed_out(self) -> bool:
+        """The request out got no complete answer in time; ``True`` if something was given up.
+
+        The same range is asked for again, up to :data:`REPLAY_MAX_ATTEMPTS` times.
+        """
+        request, self.request = self.request, None
+        if request is None:  # pragma: no cover  # an answer cancels the timeout
+            return False
+        key = (request.first, request.last)
+        self._attempts[key] = attempts = self._attempts.get(key, 0) + 1
+        if attempts < REPLAY_MAX_ATTEMPTS:
+            return False
+        del self._attempts[key]
+        self._give_up(request.first, request.last, f"no answer to {attempts} replay requests")
+        return True
+
+    def _request_answered(self, request: ReplayRequest, oldest_available: int | None) -> None:
+        self.request = None
+        self._attempts.pop((request.first, request.last), None)
+        self._give_up(
+            request.first,
+            request.last,
+            f"the node does not hold them (replay {request.request_id}, "
+            f"outbox starts at {oldest_available})",
+        )
+
+    def _give_up(self, first: int, last: int, why: str) -> None:
+        open_ranges = self.closed.missing_in(first, last)
+        if not open_ranges:
+            return
+        for low, high in open_ranges:
+            self.counters["given_up_seqs"] += self.closed.settle(low, high)
+        _LOGGER.warning(
+            "Node %s: giving up readings %s: %s", self.node_id, describe_ranges(open_ranges), why
+        )
+
+    # --- statistics -----------------------------------------------------------------------------
+
+    def hours_ready(self, last_compiled: datetime) -> list[datetime]:
+        """The pending hours up to ``last_compiled`` (the recorder's newest compiled hour)."""
+        return sorted(hour for hour in self.pending_hours if hour <= last_compiled)
+
+    def hours_imported(self, hours: Iterable[datetime]) -> None:
+        """``hours`` were imported: they wait no more (until new readings of them arrive)."""
+        done = set(hours)
+        self.pending_hours -= done
+        self.counters["imported_hours"] += len(done)
+
+    def as_dict(self) -> dict[str, Any]:
+        """What diagnostics show."""
+        return {
+            "highest_seq": self.closed.highest,
+            "open_gaps": [list(gap) for gap in self.closed.gaps()][:20],
+            "replay_request": None
+            if self.request is None
+            else {"from_seq": self.request.first, "to_seq": self.request.last},
+            "pending_hours": sorted(hour.isoformat() for hour in self.pending_hours),
+            "held_readings": len(self.buffer),
+            "counters": dict(self.counters),
+        }

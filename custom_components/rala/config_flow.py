@@ -45,7 +45,6 @@ from .announcement import (
     Announcement,
     AnnouncementError,
     ZoneBinding,
-    node_id_from_topic,
     parse_announcement,
 )
 from .const import (
@@ -101,6 +100,7 @@ from .const import (
     TARGET_NIGHT_TEMPERATURE,
     TARGET_NIGHT_VPD,
 )
+from .node_protocol import node_id_from_announcement_topic
 from .repairs import async_clear_unsupported_schema, async_raise_unsupported_schema
 from .zone import GrowZone, announced_actuator_entity_id
 
@@ -281,7 +281,7 @@ class RalaConfigFlow(ConfigFlow, domain=DOMAIN):
             announcement = parse_announcement(discovery_info.payload, discovery_info.topic)
         except AnnouncementError as err:
             _LOGGER.debug("Ignoring announcement on %s: %s", discovery_info.topic, err)
-            node_id = node_id_from_topic(discovery_info.topic) or discovery_info.topic
+            node_id = node_id_from_announcement_topic(discovery_info.topic) or discovery_info.topic
             if err.reason != REASON_EMPTY:
                 rejected = self.hass.data.setdefault(REJECTED_ANNOUNCEMENTS, {})
                 rejected[node_id] = rejected.get(node_id, 0) + 1

@@ -13,18 +13,11 @@ from homeassistant.components.sensor import SensorEntityDescription
 from homeassistant.core import callback
 from homeassistant.helpers.entity import Entity, EntityDescription
 
+from .unique_ids import zone_entity_key, zone_entity_unique_id
 from .zone import GrowZone
 
-
-def zone_entity_unique_id(entry_id: str, key: str) -> str:
-    """The unique id of the zone entity described by ``key``."""
-    return f"{entry_id}_{key}"
-
-
-def zone_entity_key(entry_id: str, unique_id: str) -> str | None:
-    """The description key of a zone entity, from its unique id (``None`` if not one)."""
-    prefix = zone_entity_unique_id(entry_id, "")
-    return unique_id.removeprefix(prefix) if unique_id.startswith(prefix) else None
+# The unique-id helpers are imported from here by the platforms, next to the base entity.
+__all__ = ["GrowZoneEntity", "zone_entity_key", "zone_entity_unique_id"]
 
 
 def shown_value(value: object, description: SensorEntityDescription) -> object:

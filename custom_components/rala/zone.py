@@ -22,8 +22,10 @@ Configuration (read-only, from the config entry; changing it reloads the entry):
   :data:`.const.ACTUATOR_KEYS` (heater, cooler, humidifier, dehumidifier, exhaust_fan,
   circulation_fan, light) to the entity id mapped in the options. Only mapped keys appear.
 - ``zone.max_input_age``: a ``timedelta``; an input not written for longer is stale.
-- ``zone.history``: the :class:`.history.NodeHistory` of a node zone (its readings
-  buffered while offline, into the recorder), ``None`` for other zones.
+- ``zone.history_config()``: what the backfill of a node zone works on
+  (:class:`.backfill.NodeHistoryConfig`), ``None`` for other zones.
+- ``zone.history``: the backfill of a node zone (its readings buffered while offline,
+  into the recorder; a :class:`.history.NodeHistory`), ``None`` for other zones.
 
 Live state (updated from state events of the input entities):
 
@@ -80,7 +82,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 import logging
 import math
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Protocol
 
 from homeassistant.const import (
     ATTR_UNIT_OF_MEASUREMENT,
@@ -110,6 +113,7 @@ from homeassistant.helpers.event import (
 from homeassistant.util import dt as dt_util
 
 from . import psychrometrics
+from .backfill import QUANTITIES, NodeHistoryConfig
 from .const import (
     ACTUATOR_DOMAINS,
     CONF_LIGHT,
@@ -124,16 +128,22 @@ from .const import (
 from .control import LightPhase, LightSchedule
 from .derived import DerivedValues, derive
 from .growth_stages import STAGE_TARGETS, GrowthStage
+from .node_protocol import sensor_unique_id
 from .zone_config import ZoneConfigError, zone_config
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
 
-    from .history import NodeHistory
-
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_GROWTH_STAGE = GrowthStage.VEGETATIVE
+
+
+class NodeBackfill(Protocol):
+    """The backfill of a node zone, as the zone holds it (the history module implements it)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Its state, for diagnostics."""
 
 
 class UnavailableReason(StrEnum):
@@ -336,7 +346,7 @@ class GrowZone:
             _LOGGER.warning(
                 "Grow zone %s: light schedule ignored: %s", self.name, config.light_schedule_problem
             )
-        self.history: NodeHistory | None = None
+        self.history: NodeBackfill | None = None
         """The backfill of a node zone's readings (set up by ``__init__``), else ``None``."""
 
         self.snapshot: ZoneSnapshot = NOT_STARTED
@@ -357,6 +367,29 @@ class GrowZone:
         self._update_pending = False
 
     # --- configuration-derived properties -----------------------------------------------------
+
+    def history_config(self) -> NodeHistoryConfig | None:
+        """What the backfill of this zone works on; ``None`` unless it names a node's sensor."""
+        node = self.config.node
+        if node is None or not node.sensor:
+            _LOGGER.debug("Zone %s names no node sensor: no backfill", self.name)
+            return None
+        return NodeHistoryConfig(
+            entry_id=self.entry.entry_id,
+            node_id=node.node_id,
+            sensor_key=node.sensor,
+            sensor_unique_ids=MappingProxyType(
+                {
+                    # Pressure is not bound to the zone, so its entry does not store its id.
+                    "pressure": sensor_unique_id(node.node_id, node.sensor, "pressure"),
+                    **{key: uid for key, uid in node.unique_ids.items() if key in QUANTITIES},
+                }
+            ),
+            temperature_entity_id=self.temperature_entity_id,
+            humidity_entity_id=self.humidity_entity_id,
+            leaf_offset=self.leaf_offset,
+            leaf_temperature_measured=self.leaf_temperature_entity_id is not None,
+        )
 
     @property
     def input_entity_ids(self) -> list[str]:

@@ -16,7 +16,6 @@ from custom_components.rala.announcement import (
     REASON_INVALID_JSON,
     REASON_UNSUPPORTED_SCHEMA,
     AnnouncementError,
-    node_id_from_topic,
     parse_announcement,
 )
 
@@ -171,13 +170,6 @@ def test_unsupported_schema_carries_version() -> None:
     with pytest.raises(AnnouncementError) as err:
         parse_announcement(_with(schema=3))
     assert err.value.schema == 3
-
-
-def test_node_id_from_topic() -> None:
-    """Only rala/<node>/node topics name a node."""
-    assert node_id_from_topic("rala/tent-pi/node") == "tent-pi"
-    assert node_id_from_topic("rala/tent-pi/node/x") is None
-    assert node_id_from_topic("rala/tent-pi/availability") is None
 
 
 def _raw(old: str, new: str) -> str:

@@ -9,6 +9,7 @@ are computed here, independently, from the readings the test sent.
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
+import dataclasses
 from datetime import UTC, datetime, timedelta
 import json
 import logging
@@ -38,7 +39,15 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.rala import psychrometrics
-from custom_components.rala.backfill import MAX_SEQ_JUMP, TRACK_CONFIRMATIONS
+from custom_components.rala.backfill import (
+    MAX_HELD_READINGS,
+    MAX_PENDING_HOURS,
+    MAX_SEQ_JUMP,
+    MAX_SEQ_RANGES,
+    MAX_STORED_BYTES,
+    TRACK_CONFIRMATIONS,
+    NodeHistoryConfig,
+)
 from custom_components.rala.const import (
     CONF_HUMIDITY_ENTITY,
     CONF_LEAF_TEMPERATURE_ENTITY,
@@ -54,13 +63,7 @@ from custom_components.rala.const import (
     DOMAIN,
 )
 from custom_components.rala.diagnostics import async_get_config_entry_diagnostics
-from custom_components.rala.history import (
-    MAX_HELD_READINGS,
-    MAX_PENDING_HOURS,
-    MAX_SEQ_RANGES,
-    MAX_STORED_BYTES,
-    NodeHistory,
-)
+from custom_components.rala.history import NodeHistory
 from tests.mosquitto import Mosquitto
 
 from .common import announcement, async_set_up_mqtt, register_node_entities
@@ -283,11 +286,11 @@ class Setup:
 
     async def deliver(self, topic: str, payload: dict[str, Any] | str | bytes) -> None:
         """Publish as the node and wait until HA has handled it (a marker through HA)."""
-        handled = self.history.counters.copy()
+        handled = self.history.state.counters.copy()
         await self.hass.async_add_executor_job(self.node.publish, topic, payload)
 
         def changed() -> bool:
-            return self.history.counters != handled
+            return self.history.state.counters != handled
 
         # Every delivered payload changes a counter (accepted, duplicate or rejected).
         await _until(f"HA to handle a message on {topic}", changed)
@@ -403,7 +406,7 @@ async def test_backfilled_hours_become_statistics_once(zone: Setup) -> None:
         for index, seq in enumerate(range(10, 40))
     ]  # 30 readings over three and a half hours
     await zone.deliver(BACKFILL_TOPIC, _batch(readings))
-    await _until("the import", lambda: zone.history.counters["imported_hours"] == 4)
+    await _until("the import", lambda: zone.history.state.counters["imported_hours"] == 4)
     await _wait_recorder(hass)
 
     end = _hour(0)
@@ -411,7 +414,7 @@ async def test_backfilled_hours_become_statistics_once(zone: Setup) -> None:
     for quantity, entity_id in ENTITIES.items():
         imported[quantity] = _rows(await _hourly(hass, entity_id, first, end))
         _assert_statistics(imported[quantity], _expected(readings, quantity))
-    assert not zone.history.pending_hours
+    assert not zone.history.state.pending_hours
     # The zone's own derived sensors, from the same readings (leaf offset 2 °C by default).
     derived = {
         "air_vpd": psychrometrics.vpd_air,
@@ -427,9 +430,9 @@ async def test_backfilled_hours_become_statistics_once(zone: Setup) -> None:
 
     # The node sends the same batch again (say its PUBACK got lost): nothing changes.
     await zone.deliver(BACKFILL_TOPIC, _batch(readings))
-    assert zone.history.counters["duplicate_readings"] == len(readings)
-    assert zone.history.counters["imported_hours"] == 4
-    assert not zone.history.pending_hours
+    assert zone.history.state.counters["duplicate_readings"] == len(readings)
+    assert zone.history.state.counters["imported_hours"] == 4
+    assert not zone.history.state.pending_hours
     await _wait_recorder(hass)
     for quantity, entity_id in ENTITIES.items():
         assert _rows(await _hourly(hass, entity_id, first, end)) == imported[quantity]
@@ -451,20 +454,20 @@ async def test_partly_live_hour_waits_for_compile_and_holds_all_readings(zone: S
     live = [_reading(seq, moments[seq - 1], sensor=None) for seq in (1, 2, 5, 6)]
     for reading in live:
         await zone.deliver(LIVE_TOPIC, reading)
-    assert zone.history.closed.gaps() == [(3, 4)]
+    assert zone.history.state.closed.gaps() == [(3, 4)]
     backfilled = [_reading(seq, moments[seq - 1]) for seq in (3, 4)]
     await zone.deliver(BACKFILL_TOPIC, _batch(backfilled))
-    assert zone.history.closed.gaps() == []
+    assert zone.history.state.closed.gaps() == []
     await zone.history.async_flush()
     await _wait_recorder(hass)
     # Not compiled yet: nothing imported, the hour waits.
-    assert zone.history.pending_hours == {hour}
+    assert zone.history.state.pending_hours == {hour}
     assert await _hourly(hass, ENTITIES["temperature"], hour, hour + timedelta(hours=1)) == []
 
     # The recorder's run of hour:55 compiles the hour (from the live states), then the
     # integration imports it.
     await _compile_statistics(hass, hour + timedelta(minutes=55))
-    await _until("the import", lambda: zone.history.counters["imported_hours"] == 1)
+    await _until("the import", lambda: zone.history.state.counters["imported_hours"] == 1)
     await _wait_recorder(hass)
     every_reading = [{**r, "sensor": SENSOR} for r in live] + backfilled
     for quantity, entity_id in ENTITIES.items():
@@ -507,7 +510,7 @@ async def test_statistics_in_the_entity_unit(
     await setup.start()
     readings = [_reading(seq, _hour(-3) + timedelta(minutes=20 * seq)) for seq in range(3)]
     await setup.deliver(BACKFILL_TOPIC, _batch(readings))
-    await _until("the import", lambda: setup.history.counters["imported_hours"] == 1)
+    await _until("the import", lambda: setup.history.state.counters["imported_hours"] == 1)
     await _wait_recorder(hass)
     fahrenheit = [{**r, "temperature": r["temperature"] * 9 / 5 + 32} for r in readings]
     rows = _rows(await _hourly(hass, ENTITIES["temperature"], _hour(-3), _hour(-2)))
@@ -539,23 +542,23 @@ async def test_malformed_payloads_change_nothing(
         await zone.deliver(BACKFILL_TOPIC, payload)
     await zone.deliver(LIVE_TOPIC, {"seq": 1, "ts": "yesterday", "temperature": 20.0})
     await zone.deliver(LIVE_TOPIC, {"seq": 2, "ts": _ts(hour), "humidity": float("nan")})
-    assert zone.history.counters["rejected_payloads"] == 7
-    assert zone.history.seen.ranges == []
-    assert not zone.history.pending_hours
+    assert zone.history.state.counters["rejected_payloads"] == 7
+    assert zone.history.state.seen.ranges == []
+    assert not zone.history.state.pending_hours
     assert "ignoring backfill batch: backfill batch is not valid JSON" in caplog.text
     assert "ignoring live reading on" in caplog.text
 
     bad = {**_reading(2, hour + timedelta(minutes=20)), "humidity": 140.0}
     await zone.deliver(BACKFILL_TOPIC, _batch([good[0], bad, good[2]]))
     assert "backfill reading left out: reading 2: humidity 140.0 is outside 0..100" in caplog.text
-    await _until("the import", lambda: zone.history.counters["imported_hours"] == 1)
+    await _until("the import", lambda: zone.history.state.counters["imported_hours"] == 1)
     await _wait_recorder(hass)
     kept = [good[0], good[2]]
     for quantity, entity_id in ENTITIES.items():
         rows = _rows(await _hourly(hass, entity_id, hour, hour + timedelta(hours=1)))
         _assert_statistics(rows, _expected(kept, quantity))
     # The left-out reading is a gap: the node is asked for it once.
-    assert zone.history.closed.gaps() == [(2, 2)]
+    assert zone.history.state.closed.gaps() == [(2, 2)]
 
 
 async def test_live_gap_is_asked_for_once_and_old_part_given_up(
@@ -579,7 +582,7 @@ async def test_live_gap_is_asked_for_once_and_old_part_given_up(
     assert diagnostics["backfill"]["open_gaps"] == [[12, 19]]
     # The same live reading again (a QoS 1 resend) changes nothing.
     await zone.deliver(LIVE_TOPIC, _reading(20, hour + timedelta(minutes=20), sensor=None))
-    assert zone.history.counters["duplicate_readings"] == 1
+    assert zone.history.state.counters["duplicate_readings"] == 1
     # More time passes, the request is still outstanding: no second one.
     await zone.advance(61)
     await zone.sync()
@@ -590,13 +593,13 @@ async def test_live_gap_is_asked_for_once_and_old_part_given_up(
         BACKFILL_TOPIC,
         _batch(answer, request_id=request["request_id"], oldest_available_seq=15),
     )
-    assert zone.history.closed.gaps() == []
-    assert zone.history.counters["given_up_seqs"] == 3
+    assert zone.history.state.closed.gaps() == []
+    assert zone.history.state.counters["given_up_seqs"] == 3
     assert "giving up readings 12..14: the node no longer holds them" in caplog.text
     await zone.advance(300)
     await zone.sync()
     assert len(zone.node.requests) == 1
-    await _until("the import", lambda: zone.history.counters["imported_hours"] == 1)
+    await _until("the import", lambda: zone.history.state.counters["imported_hours"] == 1)
     await _wait_recorder(hass)
     rows = _rows(await _hourly(hass, ENTITIES["humidity"], hour, hour + timedelta(hours=1)))
     live = [_reading(seq, hour + timedelta(minutes=seq)) for seq in (10, 11, 20)]
@@ -612,11 +615,11 @@ async def test_gap_across_restart_is_asked_for(zone: Setup) -> None:
     for seq in (100, 101):
         await zone.deliver(LIVE_TOPIC, _reading(seq, moments[seq], sensor=None))
     await zone.restart()
-    assert zone.history.seen.ranges == [[100, 101]]
+    assert zone.history.state.seen.ranges == [[100, 101]]
     await zone.deliver(LIVE_TOPIC, _reading(105, moments[105], sensor=None))
     # Another restart before the grace ran out: the open gap is remembered too.
     await zone.restart()
-    assert zone.history.closed.gaps() == [(102, 104)]
+    assert zone.history.state.closed.gaps() == [(102, 104)]
     await zone.advance(31)
     await _until("the replay request", lambda: zone.node.requests)
     await zone.sync()
@@ -626,9 +629,9 @@ async def test_gap_across_restart_is_asked_for(zone: Setup) -> None:
     request_id = zone.node.requests[0]["request_id"]
     answer = [_reading(seq, moments[seq]) for seq in (102, 103)]
     await zone.deliver(BACKFILL_TOPIC, _batch(answer, request_id=request_id))
-    assert zone.history.closed.gaps() == []
-    assert zone.history.counters["given_up_seqs"] == 1
-    await _until("the import", lambda: zone.history.counters["imported_hours"] == 1)
+    assert zone.history.state.closed.gaps() == []
+    assert zone.history.state.counters["given_up_seqs"] == 1
+    await _until("the import", lambda: zone.history.state.counters["imported_hours"] == 1)
     await _wait_recorder(hass)
     every_reading = [_reading(seq, moments[seq]) for seq in (100, 101, 102, 103, 105)]
     for quantity, entity_id in ENTITIES.items():
@@ -648,7 +651,7 @@ async def test_near_gaps_share_a_request_far_ones_wait_their_turn(zone: Setup) -
     assert (first["from_seq"], first["to_seq"]) == (2, 4)
     answer = [_reading(seq, moment) for seq in (2, 4)]
     await zone.deliver(BACKFILL_TOPIC, _batch(answer, request_id=first["request_id"]))
-    assert zone.history.closed.gaps() == [(6, 1999)]
+    assert zone.history.state.closed.gaps() == [(6, 1999)]
     await zone.advance(61)
     await _until("the second request", lambda: len(zone.node.requests) == 2)
     second = zone.node.requests[1]
@@ -656,14 +659,14 @@ async def test_near_gaps_share_a_request_far_ones_wait_their_turn(zone: Setup) -
     # A full batch of the answer is not its end: the request stays open.
     full = [_reading(seq, moment) for seq in range(6, 6 + 500)]
     await zone.deliver(BACKFILL_TOPIC, _batch(full, request_id=second["request_id"]))
-    assert zone.history.closed.gaps() == [(506, 1999)]
+    assert zone.history.state.closed.gaps() == [(506, 1999)]
     await zone.advance(61)
     await zone.sync()
     assert len(zone.node.requests) == 2
     rest = [_reading(seq, moment) for seq in range(506, 1000)]
     await zone.deliver(BACKFILL_TOPIC, _batch(rest, request_id=second["request_id"]))
-    assert zone.history.closed.gaps() == []  # 1000..1999 are not held: given up
-    assert zone.history.counters["given_up_seqs"] == 1000
+    assert zone.history.state.closed.gaps() == []  # 1000..1999 are not held: given up
+    assert zone.history.state.counters["given_up_seqs"] == 1000
 
 
 async def test_unanswered_requests_are_retried_then_given_up(
@@ -681,11 +684,11 @@ async def test_unanswered_requests_are_retried_then_given_up(
     await zone.sync()
     assert [(r["from_seq"], r["to_seq"]) for r in zone.node.requests] == [(2, 4)] * 3
     assert len({r["request_id"] for r in zone.node.requests}) == 3
-    assert zone.history.closed.gaps() == []
+    assert zone.history.state.closed.gaps() == []
     assert "giving up readings 2..4: no answer to 3 replay requests" in caplog.text
     # A reading of the given-up range that turns up later is still taken.
     await zone.deliver(BACKFILL_TOPIC, _batch([_reading(3, moment)]))
-    assert zone.history.counters["backfilled_readings"] == 1
+    assert zone.history.state.counters["backfilled_readings"] == 1
 
 
 async def test_retained_and_other_sensors(
@@ -722,8 +725,8 @@ async def test_retained_and_other_sensors(
     setup = Setup(hass, node, entry)
     await setup.start()  # the broker sends the retained messages, flagged, on subscribing
     await setup.deliver(f"rala/{NODE}/sensor/root/state", _reading(9, _hour(-1), sensor=None))
-    assert setup.history.seen.ranges == [[9, 9]]
-    assert len(setup.history.buffer) == 0  # not the zone's sensor
+    assert setup.history.state.seen.ranges == [[9, 9]]
+    assert len(setup.history.state.buffer) == 0  # not the zone's sensor
     assert setup.history.as_dict()["highest_seq"] == 9
 
     hour = _hour(-3)
@@ -733,7 +736,7 @@ async def test_retained_and_other_sensors(
         {**_reading(12, hour + timedelta(minutes=20)), "humidity": None},
     ]
     await setup.deliver(BACKFILL_TOPIC, _batch(readings))
-    await _until("the import", lambda: setup.history.counters["imported_hours"] == 1)
+    await _until("the import", lambda: setup.history.state.counters["imported_hours"] == 1)
     await _wait_recorder(hass)
     end = hour + timedelta(hours=1)
     rows = _rows(await _hourly(hass, ENTITIES["temperature"], hour, end))
@@ -761,8 +764,8 @@ async def test_without_recorder(
     await setup.start()
     for seq in (1, 2):
         await setup.deliver(BACKFILL_TOPIC, _batch([_reading(seq, _hour(-3))]))
-    assert setup.history.counters["backfilled_readings"] == 2
-    assert setup.history.pending_hours == {_hour(-3)}
+    assert setup.history.state.counters["backfilled_readings"] == 2
+    assert setup.history.state.pending_hours == {_hour(-3)}
     assert caplog.text.count("the recorder is not running") == 1
     await setup.stop()
 
@@ -786,7 +789,7 @@ async def test_unusable_store_and_no_mqtt(
     assert "MQTT is not available" in caplog.text
     history = entry.runtime_data.history
     assert history is not None
-    assert history.seen.ranges == []
+    assert history.state.seen.ranges == []
     assert await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
     assert f"{DOMAIN}.history.{entry.entry_id}" not in hass_storage
@@ -804,6 +807,25 @@ async def test_zone_without_node_sensor_has_no_backfill(hass: HomeAssistant) -> 
     assert bare.state is ConfigEntryState.LOADED
     assert bare.runtime_data.history is None
     assert await hass.config_entries.async_unload(bare.entry_id)
+
+
+async def test_zone_hands_its_backfill_one_frozen_configuration(zone: Setup) -> None:
+    """The backfill works on what the zone read from its entry, and cannot change it."""
+    config = zone.history.config
+    assert config == NodeHistoryConfig(
+        entry_id=zone.entry.entry_id,
+        node_id=NODE,
+        sensor_key=SENSOR,
+        sensor_unique_ids={quantity: f"rala_{NODE}_{SENSOR}_{quantity}" for quantity in QUANTITIES},
+        temperature_entity_id=ENTITIES["temperature"],
+        humidity_entity_id=ENTITIES["humidity"],
+        leaf_offset=2.0,
+        leaf_temperature_measured=False,
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.leaf_offset = 5.0  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        config.sensor_unique_ids["pressure"] = "another"  # type: ignore[index]
 
 
 async def test_hostile_values_leave_out_only_their_reading(
@@ -828,7 +850,7 @@ async def test_hostile_values_leave_out_only_their_reading(
             del base["ts"]
         text = text.replace(f'{{"seq": {seq}}}', json.dumps(base)[:-1] + ", " + hostile + "}")
     await zone.deliver(BACKFILL_TOPIC, text)
-    counters = zone.history.counters
+    counters = zone.history.state.counters
     assert counters["rejected_readings"] == 3
     assert counters["outside_time_window"] == 2
     assert counters["backfilled_readings"] == 4
@@ -841,7 +863,7 @@ async def test_hostile_values_leave_out_only_their_reading(
     await zone.deliver(BACKFILL_TOPIC, '{"readings": ' + "[" * 200_000 + "]" * 200_000 + "}")
     assert counters["rejected_payloads"] == 4
     assert "Traceback" not in caplog.text
-    await _until("the import", lambda: zone.history.counters["imported_hours"] == 1)
+    await _until("the import", lambda: zone.history.state.counters["imported_hours"] == 1)
     await _wait_recorder(hass)
     kept = [*good, dry]
     for quantity, entity_id in ENTITIES.items():
@@ -861,9 +883,9 @@ async def test_a_wild_seq_opens_no_gap(zone: Setup) -> None:
     moment = _hour(-1)
     for seq in (10, 11, 2**63 - 1, 12, 14):
         await zone.deliver(LIVE_TOPIC, _reading(seq, moment, sensor=None))
-    assert zone.history.counters["seq_jumps"] == 1
-    assert zone.history.counters["live_readings"] == 5  # the reading itself is used
-    assert zone.history.closed.gaps() == [(13, 13)]
+    assert zone.history.state.counters["seq_jumps"] == 1
+    assert zone.history.state.counters["live_readings"] == 5  # the reading itself is used
+    assert zone.history.state.closed.gaps() == [(13, 13)]
     await zone.advance(31)
     await _until("the replay request", lambda: zone.node.requests)
     await zone.sync()
@@ -872,7 +894,7 @@ async def test_a_wild_seq_opens_no_gap(zone: Setup) -> None:
     assert diagnostics["backfill"]["highest_seq"] == 14
     # The wild seq again (a resend) is a duplicate, and still no gap.
     await zone.deliver(LIVE_TOPIC, _reading(2**63 - 1, moment, sensor=None))
-    assert zone.history.counters["duplicate_readings"] == 1
+    assert zone.history.state.counters["duplicate_readings"] == 1
 
 
 async def test_node_that_really_moved_its_seqs_is_followed(zone: Setup) -> None:
@@ -884,10 +906,10 @@ async def test_node_that_really_moved_its_seqs_is_followed(zone: Setup) -> None:
     run = [start + step for step in range(TRACK_CONFIRMATIONS)]
     for seq in run:
         await zone.deliver(LIVE_TOPIC, _reading(seq, moment, sensor=None))
-    assert zone.history.counters["track_moves"] == 1
-    assert zone.history.closed.gaps() == []
+    assert zone.history.state.counters["track_moves"] == 1
+    assert zone.history.state.closed.gaps() == []
     await zone.deliver(LIVE_TOPIC, _reading(run[-1] + 3, moment, sensor=None))
-    assert zone.history.closed.gaps() == [(run[-1] + 1, run[-1] + 2)]
+    assert zone.history.state.closed.gaps() == [(run[-1] + 1, run[-1] + 2)]
     await zone.advance(31)
     await _until("the replay request", lambda: zone.node.requests)
     await zone.sync()
@@ -925,10 +947,10 @@ async def test_stored_state_with_a_wild_seq_recovers(
     moment = _hour(-1)
     for seq in range(12, 12 + TRACK_CONFIRMATIONS):
         await setup.deliver(LIVE_TOPIC, _reading(seq, moment, sensor=None))
-    assert setup.history.counters["track_moves"] == 1
+    assert setup.history.state.counters["track_moves"] == 1
     last = 12 + TRACK_CONFIRMATIONS - 1
     await setup.deliver(LIVE_TOPIC, _reading(last + 2, moment, sensor=None))
-    assert setup.history.closed.gaps() == [(last + 1, last + 1)]
+    assert setup.history.state.closed.gaps() == [(last + 1, last + 1)]
     await setup.advance(31)
     await _until("the replay request", lambda: node.requests)
     await setup.sync()
@@ -980,11 +1002,11 @@ async def test_stored_state_is_bounded_whatever_is_received(
         batch = sorted(readings[first : first + 500], key=lambda reading: reading["seq"])
         await setup.deliver(BACKFILL_TOPIC, _batch(batch))
     history = setup.history
-    assert history.counters["outside_time_window"] == 2_500
-    assert history.counters["backfilled_readings"] == 22_500
-    assert history.counters["dropped_pending_hours"] > 0
-    assert len(history.pending_hours) == MAX_PENDING_HOURS
-    assert len(history.buffer) == MAX_HELD_READINGS
+    assert history.state.counters["outside_time_window"] == 2_500
+    assert history.state.counters["backfilled_readings"] == 22_500
+    assert history.state.counters["dropped_pending_hours"] > 0
+    assert len(history.state.pending_hours) == MAX_PENDING_HOURS
+    assert len(history.state.buffer) == MAX_HELD_READINGS
     await setup.stop()
     stored = hass_storage[f"{DOMAIN}.history.{entry.entry_id}"]["data"]
     assert len(stored["seen"]) <= MAX_SEQ_RANGES

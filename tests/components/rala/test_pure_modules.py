@@ -20,7 +20,9 @@ PURE_MODULES = frozenset(
         "derived",
         "growth_stages",
         "metrics",
+        "node_protocol",
         "psychrometrics",
+        "unique_ids",
         "zone_config",
     }
 )
