@@ -18,6 +18,7 @@ import re
 from typing import Any, Final
 
 from .bounded_json import BoundedJsonError, load_bounded
+from .const import NODE_ACTUATOR_KINDS
 
 SUPPORTED_SCHEMA: Final = 1
 """The announcement schema version this integration understands."""
@@ -36,18 +37,7 @@ MAX_MAX_ON: Final = 7 * 86400.0
 """Seconds; ``max_on`` lies between 0 and this (a week), or is ``null``."""
 NODE_ID_PATTERN: Final = re.compile(r"[a-z0-9_-]+")
 KEY_PATTERN: Final = re.compile(r"[a-z0-9_-]+")
-ACTUATOR_KINDS: Final = frozenset(
-    {
-        "heater",
-        "cooler",
-        "humidifier",
-        "dehumidifier",
-        "exhaust_fan",
-        "circulation_fan",
-        "light",
-        "pump",
-    }
-)
+ACTUATOR_KINDS: Final = NODE_ACTUATOR_KINDS
 TOPIC_PATTERN: Final = re.compile(r"rala/([^/]+)/node")
 
 REASON_EMPTY: Final = "node_withdrawn"

@@ -13,16 +13,16 @@ import math
 
 import pytest
 
+from custom_components.rala.const import TEMPERATURE_TOLERANCE, ActuatorKind
 from custom_components.rala.control import (
     EXCLUSIVE_PARTNER,
-    ActuatorKind,
     ActuatorStatus,
+    AgedReading,
     ControlInputs,
+    ControlReadings,
     ControlSettings,
+    ControlTargets,
     LightSchedule,
-    Reading,
-    ZoneReadings,
-    ZoneTargets,
     evaluate,
 )
 from custom_components.rala.growth_stages import STAGE_TARGETS, GrowthStage
@@ -31,7 +31,6 @@ from edge_agent.config import ActuatorKind as EdgeActuatorKind
 from edge_agent.sim import SimulatedTent, TentParameters
 
 SAMPLE_INTERVAL = 30.0
-TEMPERATURE_TOLERANCE = 1.5
 # min on, min off (s): what a grower configures on relays of this kind.
 ACTUATOR_TIMINGS = {
     ActuatorKind.HEATER: (60.0, 60.0),
@@ -47,10 +46,10 @@ ACTUATOR_TIMINGS = {
 DEFAULT_KINDS = tuple(kind for kind in ACTUATOR_TIMINGS if kind is not ActuatorKind.COOLER)
 
 
-def stage_targets(stage: GrowthStage) -> ZoneTargets:
+def stage_targets(stage: GrowthStage) -> ControlTargets:
     """The stage's literature targets, temperature band ± the tolerance."""
     literature = STAGE_TARGETS[stage]
-    return ZoneTargets.around(
+    return ControlTargets.around(
         day_temperature=literature.day_temperature_c,
         night_temperature=literature.night_temperature_c,
         day_vpd=literature.vpd_target_kpa,
@@ -118,8 +117,8 @@ def run_loop(
         if evaluate_now:
             decision = evaluate(
                 ControlInputs(
-                    readings=ZoneReadings(
-                        Reading(temperature, reading_age), Reading(humidity, reading_age)
+                    readings=ControlReadings(
+                        AgedReading(temperature, reading_age), AgedReading(humidity, reading_age)
                     ),
                     targets=targets,
                     light=schedule.phase_at(tent.time_of_day),
