@@ -9,7 +9,8 @@ advanced time), so both controllers are real Home Assistant code paths:
 - the *generic* side is Home Assistant's own ``generic_thermostat`` (heater; a second one in
   cooling mode for an exhaust fan) and two ``generic_hygrostat`` (humidifier and
   dehumidifier), re-targeted at every light switch like a grower's automation would;
-- the *RALA* side is driven by :class:`~bench.rala_side.RalaSide`.
+- each *RALA* side is one of :data:`~bench.rala_side.RALA_CONTROLLERS` (the climate entity,
+  or the zone controller driven by the bench).
 
 The lights of both tents follow the scenario's schedule (switched by the harness, as a
 timer plug would). Time advances in :data:`~bench.scenarios.TICK` steps; Home Assistant's
