@@ -29,13 +29,13 @@ TICK: Final = 5.0
 MIN_CYCLE: Final = ACTUATOR_MIN_ON
 """Default minimum on and off time of every climate actuator, all controllers (relay protection), s.
 
-The ``min_on``/``min_off`` a RALA node announces by default (``BenchScenario.min_cycle``
-overrides it for a run); on the generic side the
-``min_cycle_duration``. Longer times make it worse: in the small tent one such pulse of the
-0.1 kg/h humidifier raises the RH by about 8 % and one of the dehumidifier lowers it by about
-10 % (mostly through its heat, its removal still starting up), against a VPD band some 12 %
-RH wide at 26 °C; the substrate's moisture buffer takes only a few % of a pulse. The
-open-loop figures of the report (``bench/physics.py``) give these numbers per scenario.
+A zone's default minimum on and off time (``BenchScenario.min_cycle`` overrides it for a
+run); on the generic side the ``min_cycle_duration``. Longer times make it worse: in the
+small tent one such pulse of the 0.1 kg/h humidifier raises the RH by about 8 % and one of
+the dehumidifier lowers it by about 10 % (mostly through its heat, its removal still
+starting up), against a VPD band some 12 % RH wide at 26 °C; the substrate's moisture
+buffer takes only a few % of a pulse. The open-loop figures of the report
+(``bench/physics.py``) give these numbers per scenario.
 """
 
 THERMOSTAT_TOLERANCE: Final = 0.3
