@@ -14,8 +14,12 @@ import re
 import pytest
 
 from custom_components.rala import announcement, const
-from custom_components.rala.control import ControlSettings
-from edge_agent.config import ActuatorKind as AgentActuatorKind
+from custom_components.rala.control import EXCLUSIVE_PARTNER, SAFETY_OFF_KINDS, ControlSettings
+from edge_agent.config import (
+    EXCLUSIVE_KINDS as AGENT_EXCLUSIVE_KINDS,
+    FAIL_SAFE_OFF_KINDS as AGENT_FAIL_SAFE_OFF_KINDS,
+    ActuatorKind as AgentActuatorKind,
+)
 
 ROOT = Path(__file__).parents[3]
 SOURCES = sorted((ROOT / "custom_components" / "rala").glob("*.py")) + sorted(
@@ -27,6 +31,16 @@ def test_kinds_equal_the_agents() -> None:
     """A node announces exactly the kinds the integration knows, pump included."""
     assert {kind.value for kind in AgentActuatorKind} == const.NODE_ACTUATOR_KINDS
     assert announcement.ACTUATOR_KINDS == const.NODE_ACTUATOR_KINDS
+
+
+def test_the_node_and_the_zone_protect_the_same_kinds() -> None:
+    """The node's interlocks and link-loss fail-safe are the engine's pairs and safety offs."""
+    assert {str(kind): str(partner) for kind, partner in EXCLUSIVE_PARTNER.items()} == {
+        str(kind): str(partner) for kind, partner in AGENT_EXCLUSIVE_KINDS.items()
+    }
+    assert {str(kind) for kind in SAFETY_OFF_KINDS} == {
+        str(kind) for kind in AGENT_FAIL_SAFE_OFF_KINDS
+    }
 
 
 def test_option_keys_are_the_kinds() -> None:
