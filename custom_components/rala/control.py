@@ -354,7 +354,7 @@ class ActuatorStatus:
 
 @dataclass(frozen=True, slots=True)
 class ControlSettings:
-    """Configuration of the engine; the defaults suit a typical tent."""
+    """Configuration of the engine; the limits, bound and offset default to the zone's."""
 
     max_temperature: float = DEFAULT_MAX_TEMPERATURE
     max_humidity: float = DEFAULT_MAX_HUMIDITY

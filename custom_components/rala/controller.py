@@ -202,8 +202,9 @@ class ZoneController:
         self._run_ended: dict[str, datetime] = {}
 
     def start(self, now: datetime, *, node_cycle_times: Mapping[str, CycleTimes]) -> None:
-        """Start (again): the startup grace runs from ``now``; a node's times apply by key."""
+        """Start (again): the startup waits run from ``now``; a node's times apply by key."""
         self._started_at = now
+        self._inputs_valid_once = False
         self._node_cycle_times = dict(node_cycle_times)
 
     def observe(self, readings: ZoneInputs, now: datetime) -> None:
@@ -235,14 +236,18 @@ class ZoneController:
         ``vpd_is_leaf`` false (drying) takes the targets as air VPD: no leaf reading, no
         offset. ``reports`` holds each actuator's entity (``None``: it does not exist).
         With ``only_safety`` only the engine's safety transitions go out (the mode is off).
+        Deciding before :meth:`start` raises :class:`ControlError`.
         """
+        if self._started_at is None:
+            raise ControlError("the zone controller decides only after start()")
+        started_at = self._started_at
         settings = self._settings if vpd_is_leaf else replace(self._settings, leaf_offset=0.0)
         decision = evaluate(
             ControlInputs(
                 readings=self._aged_readings(now, use_leaf=vpd_is_leaf),
                 targets=target_bands(set_points, vpd_half_width=vpd_half_width),
                 light=light,
-                actuators=self._statuses(now, reports),
+                actuators=self._statuses(now, reports, started_at=started_at),
                 mode=mode,
             ),
             settings,
@@ -250,7 +255,7 @@ class ZoneController:
         if decision.climate is not None:
             self._inputs_valid_once = True
         delay = decision.next_evaluation_in
-        grace = self._input_grace_left(now)
+        grace = self._settings.stale_after - (now - started_at).total_seconds()
         if not self._inputs_valid_once and grace > 0:
             wake = grace + _TIMER_MARGIN
             return ControlStep(
@@ -260,11 +265,6 @@ class ZoneController:
             decision, now, only_safety=only_safety or not self._inputs_valid_once
         )
         return ControlStep(decision, commands, delay, waiting_for_inputs=False)
-
-    def _input_grace_left(self, now: datetime) -> float:
-        """Seconds the controller still waits for the first valid inputs (<= 0: no more)."""
-        started_at = self._started_at if self._started_at is not None else now
-        return self._settings.stale_after - (now - started_at).total_seconds()
 
     def _aged_readings(self, now: datetime, *, use_leaf: bool) -> ControlReadings:
         observation = self._observation
@@ -286,7 +286,7 @@ class ZoneController:
         )
 
     def _statuses(
-        self, now: datetime, reports: Mapping[str, ActuatorReport | None]
+        self, now: datetime, reports: Mapping[str, ActuatorReport | None], *, started_at: datetime
     ) -> list[ActuatorStatus]:
         statuses: list[ActuatorStatus] = []
         unavailable: set[str] = set()
@@ -312,7 +312,7 @@ class ZoneController:
                     ),
                 )
             )
-        self._track_unavailable(frozenset(unavailable), now)
+        self._track_unavailable(frozenset(unavailable), now - started_at)
         return statuses
 
     def _cycle_times_of(self, key: str, kind: ActuatorKind) -> CycleTimes:
@@ -321,10 +321,9 @@ class ZoneController:
             return NO_CYCLE_TIMES
         return self._cycle_times.at_least(self._node_cycle_times.get(key, NO_CYCLE_TIMES))
 
-    def _track_unavailable(self, unavailable: frozenset[str], now: datetime) -> None:
+    def _track_unavailable(self, unavailable: frozenset[str], running_for: timedelta) -> None:
         """Report a changed set of unavailable actuators (not during the startup grace)."""
-        started_at = self._started_at if self._started_at is not None else now
-        if unavailable and now - started_at < ACTUATOR_STARTUP_GRACE:
+        if unavailable and running_for < ACTUATOR_STARTUP_GRACE:
             return
         if unavailable == self._unavailable:
             return

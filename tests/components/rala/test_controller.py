@@ -212,6 +212,24 @@ def test_air_vpd_targets_use_neither_the_leaf_nor_the_offset() -> None:
     assert air.leaf_temperature == 25.0
 
 
+def test_deciding_before_the_start_is_refused() -> None:
+    """Without a start there is no startup wait to count: the controller refuses to decide."""
+    controller = ZoneController(
+        {HEATER: ActuatorKind.HEATER}, cycle_times=CycleTimes(0.0, 0.0), settings=SETTINGS
+    )
+    with pytest.raises(ControlError, match="start"):
+        controller.decide(
+            T0,
+            set_points=SET_POINTS,
+            vpd_half_width=0.2,
+            vpd_is_leaf=True,
+            light=LightPhase(is_day=True),
+            mode=ControlMode.AUTO,
+            reports={},
+            only_safety=False,
+        )
+
+
 @pytest.mark.parametrize(("min_on", "min_off"), [(-1.0, 0.0), (0.0, float("inf"))])
 def test_bad_cycle_times_are_refused(min_on: float, min_off: float) -> None:
     """A negative or infinite minimum time is refused with a message."""
