@@ -9,7 +9,8 @@ advanced time), so both controllers are real Home Assistant code paths:
 - the *generic* side is Home Assistant's own ``generic_thermostat`` (heater; a second one in
   cooling mode for an exhaust fan) and two ``generic_hygrostat`` (humidifier and
   dehumidifier), re-targeted at every light switch like a grower's automation would;
-- the *RALA* side is driven by :class:`~bench.rala_side.RalaSide`.
+- each *RALA* side is one of :data:`~bench.rala_side.RALA_CONTROLLERS` (the climate entity,
+  or the zone controller driven by the bench).
 
 The lights of both tents follow the scenario's schedule (switched by the harness, as a
 timer plug would). Time advances in :data:`~bench.scenarios.TICK` steps; Home Assistant's
@@ -41,16 +42,16 @@ from pytest_homeassistant_custom_component.common import (  # type: ignore[impor
 from bench.scenarios import (
     COOLING_OFFSET,
     HYGROSTAT_TOLERANCE,
-    LEAF_OFFSET,
     SAMPLE_INTERVAL,
     SEED,
     START_TIME_OF_DAY,
-    TEMPERATURE_TOLERANCE,
     THERMOSTAT_TOLERANCE,
     TICK,
     BenchScenario,
 )
-from bench.scoring import Band, ControllerResult, RunRecorder
+from bench.scoring import ControllerResult, RunRecorder
+from custom_components.rala.bands import Band
+from custom_components.rala.const import DEFAULT_LEAF_OFFSET, TEMPERATURE_TOLERANCE
 from edge_agent.config import ActuatorKind
 from edge_agent.sim import SimulatedTent
 
@@ -274,7 +275,7 @@ class _Side:
         self.entities = TentEntities(prefix)
         self.tent = SimulatedTent(scenario.tent, seed=seed, start_time_of_day=START_TIME_OF_DAY)
         self.controller = factory(hass, scenario, self.entities)
-        self.recorder = RunRecorder(leaf_offset=LEAF_OFFSET)
+        self.recorder = RunRecorder(leaf_offset=DEFAULT_LEAF_OFFSET)
         self.energy_at_start: dict[ActuatorKind, float] = {}
 
     def actuator_states(
@@ -415,7 +416,7 @@ def _score(side: _Side, scenario: BenchScenario, hass: HomeAssistant, is_day: bo
         air_temperature=tent.air_temperature,
         relative_humidity=tent.relative_humidity,
         leaf_temperature=tent.leaf_temperature,
-        temperature_band=Band(target - TEMPERATURE_TOLERANCE, target + TEMPERATURE_TOLERANCE),
+        temperature_band=Band.around(target, TEMPERATURE_TOLERANCE),
         vpd_band=Band(stage.vpd_low_kpa, stage.vpd_high_kpa),
         exclusive_pair_on=any(on.get(a, False) and on.get(b, False) for a, b in _EXCLUSIVE_PAIRS),
         is_day=is_day,

@@ -17,7 +17,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from bench.scenarios import LEAF_OFFSET, SEED, TICK, BenchScenario
+from bench.scenarios import SEED, TICK, BenchScenario
+from custom_components.rala.const import DEFAULT_LEAF_OFFSET
 from custom_components.rala.psychrometrics import vpd_leaf
 from edge_agent.config import ActuatorKind
 from edge_agent.sim import SimulatedTent
@@ -115,7 +116,7 @@ def pulse_effects(scenario: BenchScenario) -> list[PulseEffect]:
 def _climate(tent: SimulatedTent) -> tuple[float, float, float]:
     """Air temperature (°C), RH (%) and leaf VPD (kPa) of the true air."""
     t, rh = tent.air_temperature, _clamped(tent.relative_humidity)
-    return t, rh, vpd_leaf(t, rh, leaf_offset_c=LEAF_OFFSET)
+    return t, rh, vpd_leaf(t, rh, leaf_offset_c=DEFAULT_LEAF_OFFSET)
 
 
 def _deviation(series: list[float], ticks_on: int) -> Deviation:

@@ -5,27 +5,25 @@ entry (the zone's sensors and the ``input_boolean`` actuators mapped in its opti
 light included, so the zone's day and night follow it), its climate entity in ``auto`` with
 the scenario's growth stage as preset. The bench does nothing else on that side.
 
-:class:`RalaEngineSide` runs RALA's pure control engine (:mod:`custom_components.rala.control`)
-inside the same Home Assistant instance, the way the climate entity drives it, with one
-difference on purpose: it evaluates once per *pair* of readings (after both the temperature
-and the humidity state are written), where the climate entity evaluates on every zone
-update, i.e. also between the two, with the new temperature and the previous humidity. It
-reads the sensor and ``input_boolean`` states from Home Assistant (values, ages from
-``last_reported``, switch times from ``last_changed``), calls
-:func:`~custom_components.rala.control.evaluate` on every reading pair and when the engine's
-``next_evaluation_in`` timer is due, takes day and night from the light schedule (so the
-engine's anticipation works) and switches the ``input_boolean`` helpers through Home
-Assistant services.
+:class:`RalaEngineSide` runs RALA's zone controller (:mod:`custom_components.rala.controller`,
+the same code the climate entity hands its inputs to, with the pure control engine behind
+it) inside the same Home Assistant instance, with one difference on purpose: it decides once
+per *pair* of readings (after both the temperature and the humidity state are written),
+where the climate entity decides on every zone update (and waits up to a second for the
+partner reading). It gives the controller the sensor states as the zone's readings (ages
+from ``last_reported``) and the ``input_boolean`` states as actuator reports, decides on
+every reading pair and when the controller's ``next_evaluation_in`` timer is due, takes day
+and night from the light schedule (so the engine's anticipation works) and switches the
+``input_boolean`` helpers through Home Assistant services.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-import math
 from typing import Final
 
-from homeassistant.const import ATTR_ENTITY_ID, STATE_ON
+from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import async_track_state_change_event
@@ -35,7 +33,8 @@ from pytest_homeassistant_custom_component.common import (  # type: ignore[impor
 )
 
 from bench.harness import TentEntities
-from bench.scenarios import LEAF_OFFSET, TEMPERATURE_TOLERANCE, BenchScenario
+from bench.scenarios import BenchScenario
+from custom_components.rala.climate import actuator_report
 from custom_components.rala.const import (
     CONF_HUMIDITY_ENTITY,
     CONF_LEAF_OFFSET,
@@ -44,35 +43,24 @@ from custom_components.rala.const import (
     CONF_MIN_ON_TIME,
     CONF_TEMPERATURE_ENTITY,
     CONF_ZONE_NAME,
+    DEFAULT_LEAF_OFFSET,
     DOMAIN,
+    ActuatorKind,
 )
 from custom_components.rala.control import (
-    ActuatorKind,
-    ActuatorStatus,
     ControlDecision,
-    ControlInputs,
     ControlMode,
     ControlSettings,
     LightSchedule,
+)
+from custom_components.rala.controller import CycleTimes, ZoneController
+from custom_components.rala.zone import (
     Reading,
     ZoneReadings,
-    ZoneTargets,
-    evaluate,
+    targets_for_stage,
+    vpd_band_half_width,
 )
 from edge_agent.config import ActuatorKind as EdgeActuatorKind
-
-
-def zone_targets(scenario: BenchScenario) -> ZoneTargets:
-    """The stage's targets with the bench's temperature band and the stage's VPD band."""
-    stage = scenario.targets
-    return ZoneTargets.around(
-        day_temperature=stage.day_temperature_c,
-        night_temperature=stage.night_temperature_c,
-        day_vpd=stage.vpd_target_kpa,
-        night_vpd=stage.vpd_target_kpa,
-        temperature_tolerance=TEMPERATURE_TOLERANCE,
-        vpd_half_width=(stage.vpd_high_kpa - stage.vpd_low_kpa) / 2,
-    )
 
 
 class RalaClimateSide:
@@ -91,7 +79,7 @@ class RalaClimateSide:
         self._hass = hass
         self._scenario = scenario
         options: dict[str, object] = {
-            CONF_LEAF_OFFSET: LEAF_OFFSET,
+            CONF_LEAF_OFFSET: DEFAULT_LEAF_OFFSET,
             CONF_MIN_ON_TIME: scenario.min_cycle,
             CONF_MIN_OFF_TIME: scenario.min_cycle,
         }
@@ -152,86 +140,98 @@ class RalaClimateSide:
 
 
 class RalaEngineSide:
-    """RALA's control engine, driven in the harness as the climate entity would drive it."""
+    """RALA's zone controller, driven in the harness as the climate entity drives it."""
 
     name = "RALA (control engine)"
     description = (
-        "RALA's pure control engine (custom_components/rala/control.py, `evaluate`) driven "
-        "inside the same Home Assistant instance by the bench (bench/rala_side.py): evaluated "
-        "once per pair of readings (temperature and humidity both new) and on the engine's own "
-        "timers, switching the input_boolean actuators through Home Assistant services; "
-        "day/night from the light schedule (with the engine's anticipation). Not the climate "
-        "entity itself"
+        "RALA's zone controller and control engine (custom_components/rala/controller.py and "
+        "control.py, the code behind the climate entity) driven inside the same Home "
+        "Assistant instance by the bench (bench/rala_side.py): deciding once per pair of "
+        "readings (temperature and humidity both new) and on the controller's own timers, "
+        "switching the input_boolean actuators through Home Assistant services; day/night "
+        "from the light schedule (with the engine's anticipation). Not the climate entity "
+        "itself"
     )
 
     def __init__(self, hass: HomeAssistant, scenario: BenchScenario, tent: TentEntities) -> None:
-        """Prepare targets, schedule and settings (the same as the generic side's)."""
+        """Prepare the controller, targets and schedule (the same as the generic side's)."""
         self._hass = hass
         self._scenario = scenario
         self._tent = tent
-        self._targets = zone_targets(scenario)
+        self._set_points = targets_for_stage(scenario.stage)
+        self._vpd_half_width = vpd_band_half_width(scenario.stage)
         self._schedule = LightSchedule.from_hours(
             scenario.tent.lights_on_hour, scenario.tent.photoperiod_hours
         )
-        self._settings = ControlSettings(leaf_offset=LEAF_OFFSET)
+        self._controller = ZoneController(
+            {tent.switch(kind): ActuatorKind(kind.value) for kind in scenario.actuators},
+            cycle_times=CycleTimes(scenario.min_cycle, scenario.min_cycle),
+            settings=ControlSettings(leaf_offset=DEFAULT_LEAF_OFFSET),
+        )
         self._due: datetime | None = None
-        # When each actuator last stopped after running (feeds the engine's partner lockout).
-        self._run_ended: dict[str, datetime] = {}
         self.last_decision: ControlDecision | None = None
 
     async def async_setup(self) -> None:
-        """Follow the actuators' stops; the sensors and switches exist already."""
+        """Start the controller and follow the actuators; the sensors and switches exist."""
 
         @callback
         def actuator_changed(event: Event[EventStateChangedData]) -> None:
-            old, new = event.data["old_state"], event.data["new_state"]
-            if old is not None and new is not None and old.state == STATE_ON != new.state:
-                self._run_ended[event.data["entity_id"]] = new.last_changed
+            self._controller.actuator_changed(
+                event.data["entity_id"],
+                actuator_report(event.data["old_state"]),
+                actuator_report(event.data["new_state"]),
+            )
 
-        async_track_state_change_event(
-            self._hass,
-            [self._tent.switch(kind) for kind in self._scenario.actuators],
-            actuator_changed,
-        )
+        self._controller.start(dt_util.utcnow(), node_cycle_times={})
+        async_track_state_change_event(self._hass, list(self._controller.kinds), actuator_changed)
 
     async def async_lights_switched(self, *, is_day: bool) -> None:
-        """The engine follows the schedule itself (with anticipation); re-evaluate now."""
-        await self._async_evaluate()
+        """The engine follows the schedule itself (with anticipation); decide now."""
+        await self._async_decide()
 
     async def async_readings_written(self) -> None:
-        """Evaluate on every reading, as the climate entity does on state events."""
-        await self._async_evaluate()
+        """Decide on every reading pair."""
+        await self._async_decide()
 
     async def async_tick(self) -> None:
-        """Evaluate when the engine's own timer is due (minimum on/off, staleness, lights)."""
+        """Decide when the controller's own timer is due (minimum on/off, staleness, lights)."""
         if self._due is not None and dt_util.utcnow() >= self._due:
-            await self._async_evaluate()
+            await self._async_decide()
 
-    async def _async_evaluate(self) -> None:
+    async def _async_decide(self) -> None:
         now = dt_util.utcnow()
-        inputs = ControlInputs(
-            readings=ZoneReadings(
-                air_temperature=self._reading(self._tent.temperature, now),
-                relative_humidity=self._reading(self._tent.humidity, now),
+        self._controller.observe(
+            ZoneReadings(
+                air_temperature=self._reading(self._tent.temperature),
+                humidity=self._reading(self._tent.humidity),
             ),
-            targets=self._targets,
-            light=self._schedule.phase_at(self._time_of_day(now)),
-            actuators=[self._status(kind, now) for kind in self._scenario.actuators],
-            mode=ControlMode.AUTO,
+            now,
         )
-        decision = evaluate(inputs, self._settings)
-        self.last_decision = decision
-        for entity_id, on in decision.commands.items():
+        step = self._controller.decide(
+            now,
+            set_points=self._set_points,
+            vpd_half_width=self._vpd_half_width,
+            vpd_is_leaf=True,
+            light=self._schedule.phase_at(self._time_of_day(now)),
+            mode=ControlMode.AUTO,
+            reports={
+                entity_id: actuator_report(self._hass.states.get(entity_id))
+                for entity_id in self._controller.kinds
+            },
+            only_safety=False,
+        )
+        self.last_decision = step.decision
+        for entity_id, on in step.commands.items():
             await self._hass.services.async_call(
                 "input_boolean",
                 "turn_on" if on else "turn_off",
                 {ATTR_ENTITY_ID: entity_id},
                 blocking=True,
             )
-        wait = decision.next_evaluation_in
+        wait = step.next_evaluation_in
         self._due = None if wait is None else now + timedelta(seconds=wait)
 
-    def _reading(self, entity_id: str, now: datetime) -> Reading | None:
+    def _reading(self, entity_id: str) -> Reading | None:
         state = self._hass.states.get(entity_id)
         if state is None:
             return None
@@ -239,26 +239,7 @@ class RalaEngineSide:
             value = float(state.state)
         except ValueError:
             return None
-        return Reading(value=value, age=max(0.0, (now - state.last_reported).total_seconds()))
-
-    def _status(self, kind: EdgeActuatorKind, now: datetime) -> ActuatorStatus:
-        entity_id = self._tent.switch(kind)
-        state = self._hass.states.get(entity_id)
-        if state is None:
-            raise RuntimeError(f"{entity_id} does not exist")
-        return ActuatorStatus(
-            key=entity_id,
-            kind=ActuatorKind(kind.value),
-            is_on=state.state == STATE_ON,
-            since_switch=max(0.0, (now - state.last_changed).total_seconds()),
-            min_on=self._scenario.min_cycle,
-            min_off=self._scenario.min_cycle,
-            since_run=(
-                max(0.0, (now - run_ended).total_seconds())
-                if (run_ended := self._run_ended.get(entity_id)) is not None
-                else math.inf
-            ),
-        )
+        return Reading(entity_id, value, state.last_reported)
 
     @staticmethod
     def _time_of_day(now: datetime) -> float:

@@ -11,14 +11,13 @@ from bench.harness import ScenarioResult
 from bench.physics import PEAK_WINDOW, SETTLE_SECONDS, Deviation, pulse_effects
 from bench.scenarios import (
     HYGROSTAT_TOLERANCE,
-    LEAF_OFFSET,
     MIN_CYCLE,
     SAMPLE_INTERVAL,
-    TEMPERATURE_TOLERANCE,
     THERMOSTAT_TOLERANCE,
     TICK,
 )
 from bench.scoring import ControllerResult, goal_checks
+from custom_components.rala.const import DEFAULT_LEAF_OFFSET, TEMPERATURE_TOLERANCE
 
 BEGIN_MARK: Final = "<!-- closed-loop results: begin (written by bench/closed_loop.py) -->"
 END_MARK: Final = "<!-- closed-loop results: end -->"
@@ -66,8 +65,8 @@ def render(results: Sequence[ScenarioResult], info: RunInfo) -> str:
         "",
         (
             f"Bands: temperature = target ± {TEMPERATURE_TOLERANCE:g} °C; VPD = the growth "
-            f"stage's leaf-VPD band with leaf = air - {LEAF_OFFSET:g} °C, computed from the "
-            "simulated tent's true air temperature and RH. All controllers: minimum on and off "
+            f"stage's leaf-VPD band with leaf = air - {DEFAULT_LEAF_OFFSET:g} °C, computed from "
+            "the simulated tent's true air temperature and RH. All controllers: minimum on and off "
             f"time {info.min_cycle:g} s per climate actuator. Generic side: thermostat tolerances "
             f"±{THERMOSTAT_TOLERANCE:g} °C, hygrostats start {HYGROSTAT_TOLERANCE:g} % RH from "
             "their target and stop at it."

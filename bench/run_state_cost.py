@@ -58,19 +58,19 @@ from custom_components.rala.const import (
     CONF_LEAF_OFFSET,
     CONF_TEMPERATURE_ENTITY,
     CONF_ZONE_NAME,
+    DEFAULT_LEAF_OFFSET,
     DOMAIN,
 )
 
 SAMPLE_INTERVAL = timedelta(seconds=30)
 """Between two readings of a side (the edge agent's default sample interval)."""
 READINGS_PER_DAY = round(timedelta(days=1) / SAMPLE_INTERVAL)
-LEAF_OFFSET = 2.0
 ACTUATOR_KINDS = (CONF_HEATER, CONF_HUMIDIFIER, CONF_DEHUMIDIFIER, "exhaust_fan")
 TEMPLATE_VPD = (
     "{% set t = states('sensor.template_temperature') | float(none) %}"
     "{% set rh = states('sensor.template_humidity') | float(none) %}"
     "{% if t is none or rh is none %}{{ none }}{% else %}"
-    "{% set leaf = t - " + str(LEAF_OFFSET) + " %}"
+    "{% set leaf = t - " + str(DEFAULT_LEAF_OFFSET) + " %}"
     "{% set es_leaf = 0.61078 * e ** (17.27 * leaf / (leaf + 237.3)) %}"
     "{% set ea = 0.61078 * e ** (17.27 * t / (t + 237.3)) * rh / 100 %}"
     "{{ (es_leaf - ea) | round(3) }}{% endif %}"
@@ -199,7 +199,7 @@ def _zone_entry(prefix: str) -> MockConfigEntry:
             CONF_HUMIDITY_ENTITY: f"sensor.{prefix}_humidity",
         },
         options={
-            CONF_LEAF_OFFSET: LEAF_OFFSET,
+            CONF_LEAF_OFFSET: DEFAULT_LEAF_OFFSET,
             **{kind: f"input_boolean.{prefix}_{kind}" for kind in ACTUATOR_KINDS},
         },
     )

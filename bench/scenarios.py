@@ -10,8 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from custom_components.rala.const import (
+    ACTUATOR_MIN_ON,
+    DEFAULT_LEAF_OFFSET,
+)
 from custom_components.rala.growth_stages import STAGE_TARGETS, GrowthStage, StageTargets
-from custom_components.rala.psychrometrics import DEFAULT_LEAF_OFFSET_C, relative_humidity_for_vpd
+from custom_components.rala.psychrometrics import relative_humidity_for_vpd
 from edge_agent.config import ActuatorKind
 from edge_agent.sim import SCENARIOS, TentParameters
 
@@ -21,22 +25,17 @@ SAMPLE_INTERVAL: Final = 30.0
 TICK: Final = 5.0
 """Seconds of simulated time per harness step (actuator changes take effect at step ends)."""
 
-TEMPERATURE_TOLERANCE: Final = 1.5
-"""Temperature band: target ± this many °C (the VPD band is the growth stage's)."""
 
-LEAF_OFFSET: Final = DEFAULT_LEAF_OFFSET_C
-"""Leaf = air - this many °C: the integration's default, used by both controllers and scoring."""
-
-MIN_CYCLE: Final = 60.0
+MIN_CYCLE: Final = ACTUATOR_MIN_ON
 """Default minimum on and off time of every climate actuator, all controllers (relay protection), s.
 
-The ``min_on``/``min_off`` a RALA node announces by default (``BenchScenario.min_cycle``
-overrides it for a run); on the generic side the
-``min_cycle_duration``. Longer times make it worse: in the small tent one such pulse of the
-0.1 kg/h humidifier raises the RH by about 8 % and one of the dehumidifier lowers it by about
-10 % (mostly through its heat, its removal still starting up), against a VPD band some 12 %
-RH wide at 26 °C; the substrate's moisture buffer takes only a few % of a pulse. The
-open-loop figures of the report (``bench/physics.py``) give these numbers per scenario.
+A zone's default minimum on and off time (``BenchScenario.min_cycle`` overrides it for a
+run); on the generic side the ``min_cycle_duration``. Longer times make it worse: in the
+small tent one such pulse of the 0.1 kg/h humidifier raises the RH by about 8 % and one of
+the dehumidifier lowers it by about 10 % (mostly through its heat, its removal still
+starting up), against a VPD band some 12 % RH wide at 26 °C; the substrate's moisture
+buffer takes only a few % of a pulse. The open-loop figures of the report
+(``bench/physics.py``) give these numbers per scenario.
 """
 
 THERMOSTAT_TOLERANCE: Final = 0.3
@@ -109,7 +108,7 @@ class BenchScenario:
         rh = relative_humidity_for_vpd(
             self.targets.vpd_target_kpa,
             self.target_temperature(is_day=is_day),
-            leaf_offset_c=LEAF_OFFSET,
+            leaf_offset_c=DEFAULT_LEAF_OFFSET,
         )
         return round(rh, 1)
 

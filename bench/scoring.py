@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from custom_components.rala.bands import Band
 from custom_components.rala.psychrometrics import vpd_leaf
 
 GOAL_IN_BAND_PERCENT: Final = 97.0
@@ -17,18 +18,6 @@ GOAL_IN_BAND_PERCENT: Final = 97.0
 
 GOAL_MAX_SWITCHINGS_PER_HOUR: Final = 6.0
 """The issue's goal: at most this many switchings (on or off) per hour per actuator."""
-
-
-@dataclass(frozen=True, slots=True)
-class Band:
-    """A closed range ``low``..``high``."""
-
-    low: float
-    high: float
-
-    def __contains__(self, value: object) -> bool:
-        """Whether a number lies in the band, edges included."""
-        return isinstance(value, int | float) and self.low <= value <= self.high
 
 
 @dataclass

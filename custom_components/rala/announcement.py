@@ -18,6 +18,7 @@ import re
 from typing import Any, Final
 
 from .bounded_json import BoundedJsonError, load_bounded
+from .const import NODE_ACTUATOR_KINDS
 from .node_protocol import KEY_PATTERN, NODE_ID_PATTERN, node_id_from_announcement_topic
 
 SUPPORTED_SCHEMA: Final = 1
@@ -35,18 +36,7 @@ MAX_MIN_TIME: Final = 86400.0
 """Seconds; ``min_on`` and ``min_off`` lie between 0 and this (a day)."""
 MAX_MAX_ON: Final = 7 * 86400.0
 """Seconds; ``max_on`` lies between 0 and this (a week), or is ``null``."""
-ACTUATOR_KINDS: Final = frozenset(
-    {
-        "heater",
-        "cooler",
-        "humidifier",
-        "dehumidifier",
-        "exhaust_fan",
-        "circulation_fan",
-        "light",
-        "pump",
-    }
-)
+ACTUATOR_KINDS: Final = NODE_ACTUATOR_KINDS
 
 REASON_EMPTY: Final = "node_withdrawn"
 REASON_INVALID_JSON: Final = "invalid_json"

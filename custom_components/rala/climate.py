@@ -1,10 +1,12 @@
 """The climate entity of a grow zone: one controller for temperature and VPD.
 
-It feeds the zone's readings, targets, light phase and the mapped actuators' states into
-the pure control engine (:mod:`.control`), switches the mapped entities (any switch, fan,
-humidifier, light or input_boolean) with its domain's ``turn_on``/``turn_off``, and
-re-evaluates on zone changes, actuator state changes and the engine's own timers (minimum
-on/off times, inputs going stale, the lights about to switch).
+It keeps the modes, the presets, the restored state and the attributes, and hands the
+zone's readings, targets, light phase and the mapped actuators' states to the zone
+controller (:mod:`.controller`, which keeps the bookkeeping and runs the pure control
+engine :mod:`.control`). It switches the mapped entities (any switch, fan, humidifier,
+light or input_boolean) with its domain's ``turn_on``/``turn_off``, and decides again on
+zone changes, actuator state changes and the engine's own timers (minimum on/off times,
+inputs going stale, the lights about to switch).
 
 Input updates are coalesced: everything that changes in one event-loop turn makes one
 decision, and a new temperature (or humidity) waits up to :data:`INPUT_PAIR_WAIT` for its
@@ -17,9 +19,10 @@ Safety, in this order:
   zone raises its ``input_stale`` repair issue and control resumes by itself.
 - After a (re)start nothing is switched until the inputs are valid, for at most the zone's
   maximum input age: after that the stale-input rule above applies, so a heater left on
-  by a relay is never kept on because a sensor stays silent.
+  by a relay is never kept on because a sensor stays silent (kept by the controller).
 - An actuator that is missing, unavailable or unknown is left out (logged once, repair
-  issue ``actuator_unavailable``); the others keep working.
+  issue ``actuator_unavailable`` through :class:`UnavailableActuatorsIssue`); the others
+  keep working.
 
 Mode ``off`` switches the climate actuators off once (respecting their minimum on time)
 and then leaves them to the user; only the safety rules above and the hard limits still
@@ -32,7 +35,6 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
 import logging
-import math
 from typing import TYPE_CHECKING, Any, override
 
 from homeassistant.components.climate import ClimateEntity, ClimateEntityDescription
@@ -58,6 +60,7 @@ from homeassistant.core import (
     Event,
     EventStateChangedData,
     HomeAssistant,
+    State,
     callback,
     split_entity_id,
 )
@@ -83,41 +86,27 @@ from .const import (
     MAX_TARGET_VPD,
     MIN_TARGET_TEMPERATURE,
     MIN_TARGET_VPD,
-    TEMPERATURE_TOLERANCE,
-)
-from .control import (
-    CYCLED_KINDS,
-    SAFETY_CODES,
     ActuatorKind,
-    ActuatorStatus,
-    ControlDecision,
-    ControlError,
-    ControlInputs,
-    ControlMode,
-    ControlSettings,
-    Reading,
-    ZoneReadings,
-    ZoneTargets,
-    evaluate,
-    modes_for,
+)
+from .control import ControlDecision, ControlError, ControlMode, ControlSettings, modes_for
+from .controller import (
+    ACTUATOR_STARTUP_GRACE,
+    ActuatorReport,
+    ControlStep,
+    CycleTimes,
+    ZoneController,
 )
 from .entity import GrowZoneEntity
 from .growth_stages import GrowthStage
 from .models import RalaConfigEntry
 from .services import apply_targets
-from .zone import GrowZone, Reading as ZoneReading, vpd_band_half_width
+from .zone import GrowZone, vpd_band_half_width
 
 _LOGGER = logging.getLogger(__name__)
 
 PARALLEL_UPDATES = 0
 
 ISSUE_ACTUATOR_UNAVAILABLE = "actuator_unavailable"
-# A node's MQTT switches report their first state a moment after they are created (and
-# after every restart): an actuator unavailable only during this time after the start is
-# left out without a warning or a repair issue.
-ACTUATOR_STARTUP_GRACE = timedelta(seconds=30)
-# A command is not repeated while its state change may still be on its way.
-_COMMAND_SETTLE = timedelta(seconds=30)
 # Readings that belong together (one message of an edge node feeds the temperature and the
 # humidity entity) are decided on together: a new reading waits this long for its partner.
 INPUT_PAIR_WAIT = timedelta(seconds=1)
@@ -173,17 +162,85 @@ def display_precision(hass: HomeAssistant, entity_id: str, *, default: int) -> i
     return default
 
 
-def zone_control_targets(zone: GrowZone) -> ZoneTargets:
-    """The zone's day and night targets with their bands, as the engine takes them."""
-    targets = zone.targets
-    return ZoneTargets.around(
-        day_temperature=targets.day_temperature,
-        night_temperature=targets.night_temperature,
-        day_vpd=targets.day_vpd,
-        night_vpd=targets.night_vpd,
-        temperature_tolerance=TEMPERATURE_TOLERANCE,
-        vpd_half_width=vpd_band_half_width(zone.growth_stage),
+def actuator_report(state: State | None) -> ActuatorReport | None:
+    """An actuator entity's state as the controller takes it (``None``: no such entity)."""
+    if state is None:
+        return None
+    available = state.state not in (STATE_UNAVAILABLE, STATE_UNKNOWN)
+    return ActuatorReport(state.state == STATE_ON if available else None, state.last_changed)
+
+
+def zone_settings(zone: GrowZone) -> ControlSettings:
+    """The engine's settings from the zone's options; the defaults for invalid hard limits."""
+    options = zone.entry.options
+    stale_after = zone.max_input_age.total_seconds()
+    try:
+        return ControlSettings(
+            max_temperature=float(options.get(CONF_MAX_TEMPERATURE, DEFAULT_MAX_TEMPERATURE)),
+            max_humidity=float(options.get(CONF_MAX_HUMIDITY, DEFAULT_MAX_HUMIDITY)),
+            stale_after=stale_after,
+            leaf_offset=zone.leaf_offset,
+        )
+    except (ControlError, TypeError, ValueError) as err:
+        _LOGGER.warning(
+            "Grow zone %s: invalid hard limits in the options (%s); using %s °C, %s %%",
+            zone.name,
+            err,
+            DEFAULT_MAX_TEMPERATURE,
+            DEFAULT_MAX_HUMIDITY,
+        )
+        return ControlSettings(stale_after=stale_after, leaf_offset=zone.leaf_offset)
+
+
+def zone_cycle_times(zone: GrowZone) -> CycleTimes:
+    """The zone's minimum on and off time of its climate actuators (options)."""
+    options = zone.entry.options
+    # The options flow validates the range; a negative time would only disable the hold.
+    return CycleTimes(
+        min_on=max(0.0, float(options.get(CONF_MIN_ON_TIME, ACTUATOR_MIN_ON))),
+        min_off=max(0.0, float(options.get(CONF_MIN_OFF_TIME, ACTUATOR_MIN_OFF))),
     )
+
+
+class UnavailableActuatorsIssue:
+    """The ``actuator_unavailable`` repair issue of a zone, and its log lines."""
+
+    def __init__(self, hass: HomeAssistant, zone: GrowZone) -> None:
+        """Report for ``zone``; nothing is raised before the first change."""
+        self._hass = hass
+        self._zone = zone
+
+    @callback
+    def async_changed(self, previous: frozenset[str], unavailable: frozenset[str]) -> None:
+        """Log each actuator once when it goes and once when it is back; keep the issue."""
+        for entity_id in sorted(unavailable - previous):
+            _LOGGER.warning(
+                "Grow zone %s: actuator %s is unavailable; controlling without it",
+                self._zone.name,
+                entity_id,
+            )
+        for entity_id in sorted(previous - unavailable):
+            _LOGGER.info("Grow zone %s: actuator %s is available again", self._zone.name, entity_id)
+        if not unavailable:
+            self.async_clear()
+            return
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            issue_id(self._zone.entry.entry_id),
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=ISSUE_ACTUATOR_UNAVAILABLE,
+            translation_placeholders={
+                "zone": self._zone.name,
+                "entities": ", ".join(sorted(unavailable)),
+            },
+        )
+
+    @callback
+    def async_clear(self) -> None:
+        """Remove the issue."""
+        ir.async_delete_issue(self._hass, DOMAIN, issue_id(self._zone.entry.entry_id))
 
 
 # Home Assistant 2026.11 renamed the climate's temperature_unit, current_temperature and
@@ -236,10 +293,15 @@ class GrowZoneClimate(GrowZoneEntity, _PreNativeTemperatureNames, ClimateEntity,
         """Set up from the zone's actuator mapping; nothing runs before it is added."""
         super().__init__(zone, description)
         self._attr_preset_modes = [stage.value for stage in GrowthStage]
-        self._kinds: dict[str, ActuatorKind] = {
-            entity_id: ActuatorKind(key) for key, entity_id in zone.actuators.items()
-        }
-        self._attr_hvac_modes = [HVACMode(mode.value) for mode in modes_for(self._kinds.values())]
+        self._unavailable_issue = UnavailableActuatorsIssue(zone.hass, zone)
+        self._controller = ZoneController(
+            {entity_id: ActuatorKind(key) for key, entity_id in zone.actuators.items()},
+            cycle_times=zone_cycle_times(zone),
+            settings=zone_settings(zone),
+            on_unavailable_changed=self._unavailable_issue.async_changed,
+        )
+        kinds = self._controller.kinds.values()
+        self._attr_hvac_modes = [HVACMode(mode.value) for mode in modes_for(kinds)]
         features = ClimateEntityFeature.PRESET_MODE | ClimateEntityFeature.TARGET_TEMPERATURE
         features |= ClimateEntityFeature.TARGET_HUMIDITY
         if len(self._attr_hvac_modes) > 1:
@@ -247,28 +309,15 @@ class GrowZoneClimate(GrowZoneEntity, _PreNativeTemperatureNames, ClimateEntity,
         self._attr_supported_features = features
         self._mode = ControlMode.OFF
         self._decision: ControlDecision | None = None
-        self._started_at = dt_util.utcnow()
-        self._inputs_valid_once = False
         # Switching everything off after the user chose "off"; afterwards "off" leaves the
         # actuators to the user (only the safety rules still act).
         self._switching_off = False
-        self._logged_bad_limits = False
         self._cancel_timer: CALLBACK_TYPE | None = None
         # Coalescing of input updates (see _async_request_evaluation).
         self._evaluation_pending = False
         self._removed = False
         self._cancel_pair_wait: CALLBACK_TYPE | None = None
         self._evaluated_readings: tuple[datetime | None, datetime | None] | None = None
-        options = zone.entry.options
-        # The options flow validates the range; a negative time would only disable the hold.
-        self._min_on = max(0.0, float(options.get(CONF_MIN_ON_TIME, ACTUATOR_MIN_ON)))
-        self._min_off = max(0.0, float(options.get(CONF_MIN_OFF_TIME, ACTUATOR_MIN_OFF)))
-        # Per actuator of the zone's node: the node's own minimum times, when longer.
-        self._node_minimums: dict[str, tuple[float, float]] = {}
-        self._unavailable: set[str] = set()
-        self._sent: dict[str, tuple[bool, datetime]] = {}
-        # When each actuator last stopped after running (seen since the entity was added).
-        self._run_ended: dict[str, datetime] = {}
 
     # --- life cycle -----------------------------------------------------------------------
 
@@ -279,17 +328,20 @@ class GrowZoneClimate(GrowZoneEntity, _PreNativeTemperatureNames, ClimateEntity,
         last_state = await self.async_get_last_state()
         if last_state is not None and last_state.state in self._attr_hvac_modes:
             self._mode = ControlMode(last_state.state)
-        self._started_at = dt_util.utcnow()
-        self._node_minimums = self.zone.node_minimum_times()
+        self._controller.start(
+            dt_util.utcnow(),
+            node_cycle_times={
+                entity_id: CycleTimes(min_on, min_off)
+                for entity_id, (min_on, min_off) in self.zone.node_minimum_times().items()
+            },
+        )
         self.async_on_remove(self.zone.async_add_listener(self._async_request_evaluation))
-        if self._kinds:
+        if actuators := list(self._controller.kinds):
             self.async_on_remove(
-                async_track_state_change_event(
-                    self.hass, list(self._kinds), self._async_actuator_changed
-                )
+                async_track_state_change_event(self.hass, actuators, self._async_actuator_changed)
             )
         self.async_on_remove(self._async_cleanup)
-        if self._kinds:
+        if actuators:
             # Report what is still unavailable once the grace is over.
             self.async_on_remove(
                 async_call_later(self.hass, ACTUATOR_STARTUP_GRACE, self._async_startup_grace_over)
@@ -305,15 +357,15 @@ class GrowZoneClimate(GrowZoneEntity, _PreNativeTemperatureNames, ClimateEntity,
         self._removed = True
         self._cancel_scheduled()
         self._cancel_pair_timer()
-        ir.async_delete_issue(self.hass, DOMAIN, issue_id(self.zone.entry.entry_id))
+        self._unavailable_issue.async_clear()
 
     @callback
     def _async_actuator_changed(self, event: Event[EventStateChangedData]) -> None:
-        entity_id = event.data["entity_id"]
-        old, new = event.data["old_state"], event.data["new_state"]
-        if old is not None and new is not None and old.state == STATE_ON != new.state:
-            self._run_ended[entity_id] = new.last_changed
-        self._sent.pop(entity_id, None)
+        self._controller.actuator_changed(
+            event.data["entity_id"],
+            actuator_report(event.data["old_state"]),
+            actuator_report(event.data["new_state"]),
+        )
         self._async_request_evaluation()
 
     @callback
@@ -386,157 +438,49 @@ class GrowZoneClimate(GrowZoneEntity, _PreNativeTemperatureNames, ClimateEntity,
 
     # --- control --------------------------------------------------------------------------
 
-    def _settings(self) -> ControlSettings:
-        options = self.zone.entry.options
-        stale_after = self.zone.max_input_age.total_seconds()
-        # While drying, the targets are air VPD: no leaf cooler than the air.
-        leaf_offset = self.zone.leaf_offset if self.zone.vpd_is_leaf else 0.0
-        try:
-            return ControlSettings(
-                max_temperature=float(options.get(CONF_MAX_TEMPERATURE, DEFAULT_MAX_TEMPERATURE)),
-                max_humidity=float(options.get(CONF_MAX_HUMIDITY, DEFAULT_MAX_HUMIDITY)),
-                stale_after=stale_after,
-                leaf_offset=leaf_offset,
-            )
-        except (ControlError, TypeError, ValueError) as err:
-            if not self._logged_bad_limits:
-                self._logged_bad_limits = True
-                _LOGGER.warning(
-                    "Grow zone %s: invalid hard limits in the options (%s); using %s °C, %s %%",
-                    self.zone.name,
-                    err,
-                    DEFAULT_MAX_TEMPERATURE,
-                    DEFAULT_MAX_HUMIDITY,
-                )
-            return ControlSettings(stale_after=stale_after, leaf_offset=leaf_offset)
-
-    def _readings(self, now: datetime) -> ZoneReadings:
-        def reading(source: ZoneReading | None) -> Reading | None:
-            if source is None:
-                return None
-            return Reading(source.value, max(0.0, (now - source.updated).total_seconds()))
-
-        zone_readings = self.zone.readings
-        return ZoneReadings(
-            air_temperature=reading(zone_readings.air_temperature),
-            relative_humidity=reading(zone_readings.humidity),
-            leaf_temperature=(
-                reading(zone_readings.leaf_temperature) if self.zone.vpd_is_leaf else None
-            ),
-        )
-
-    def _actuators(self, now: datetime) -> list[ActuatorStatus]:
-        statuses: list[ActuatorStatus] = []
-        unavailable: set[str] = set()
-        for entity_id, kind in self._kinds.items():
-            state = self.hass.states.get(entity_id)
-            if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
-                unavailable.add(entity_id)
-                continue
-            cycled = kind in CYCLED_KINDS
-            node_min_on, node_min_off = self._node_minimums.get(entity_id, (0.0, 0.0))
-            statuses.append(
-                ActuatorStatus(
-                    key=entity_id,
-                    kind=kind,
-                    is_on=state.state == STATE_ON,
-                    since_switch=max(0.0, (now - state.last_changed).total_seconds()),
-                    min_on=max(self._min_on, node_min_on) if cycled else 0.0,
-                    min_off=max(self._min_off, node_min_off) if cycled else 0.0,
-                    since_run=(
-                        max(0.0, (now - run_ended).total_seconds())
-                        if (run_ended := self._run_ended.get(entity_id)) is not None
-                        else math.inf
-                    ),
-                )
-            )
-        self._update_unavailable(unavailable)
-        return statuses
-
-    @callback
-    def _update_unavailable(self, unavailable: set[str]) -> None:
-        """Log each actuator once when it goes and once when it is back; keep the issue."""
-        if unavailable and dt_util.utcnow() - self._started_at < ACTUATOR_STARTUP_GRACE:
-            return
-        for entity_id in sorted(unavailable - self._unavailable):
-            _LOGGER.warning(
-                "Grow zone %s: actuator %s is unavailable; controlling without it",
-                self.zone.name,
-                entity_id,
-            )
-        for entity_id in sorted(self._unavailable - unavailable):
-            _LOGGER.info("Grow zone %s: actuator %s is available again", self.zone.name, entity_id)
-        if unavailable == self._unavailable:
-            return
-        self._unavailable = unavailable
-        if unavailable:
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                issue_id(self.zone.entry.entry_id),
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key=ISSUE_ACTUATOR_UNAVAILABLE,
-                translation_placeholders={
-                    "zone": self.zone.name,
-                    "entities": ", ".join(sorted(unavailable)),
-                },
-            )
-        else:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id(self.zone.entry.entry_id))
-
     @callback
     def _async_evaluate(self) -> None:
         """Decide, switch what must change, schedule the next evaluation, write the state."""
         self._cancel_scheduled()
         self._cancel_pair_timer()
         now = dt_util.utcnow()
-        settings = self._settings()
-        zone_readings = self.zone.readings
+        zone = self.zone
+        readings = zone.readings
         self._evaluated_readings = (
-            zone_readings.air_temperature.updated if zone_readings.air_temperature else None,
-            zone_readings.humidity.updated if zone_readings.humidity else None,
+            readings.air_temperature.updated if readings.air_temperature else None,
+            readings.humidity.updated if readings.humidity else None,
         )
-        decision = evaluate(
-            ControlInputs(
-                readings=self._readings(now),
-                targets=zone_control_targets(self.zone),
-                light=self.zone.light_phase(now),
-                actuators=self._actuators(now),
-                mode=self._mode,
-            ),
-            settings,
+        self._controller.observe(readings, now)
+        step = self._controller.decide(
+            now,
+            set_points=zone.targets,
+            vpd_half_width=vpd_band_half_width(zone.growth_stage),
+            vpd_is_leaf=zone.vpd_is_leaf,
+            light=zone.light_phase(now),
+            mode=self._mode,
+            reports={
+                entity_id: actuator_report(self.hass.states.get(entity_id))
+                for entity_id in self._controller.kinds
+            },
+            only_safety=self._mode is ControlMode.OFF and not self._switching_off,
         )
-        self._decision = decision
-        delay = decision.next_evaluation_in
-        if decision.climate is not None:
-            self._inputs_valid_once = True
-        # Right after a start the sources may not have reported yet: wait for them, but no
-        # longer than the stale bound, after which the safety rules apply.
-        grace = (self._started_at - now).total_seconds() + settings.stale_after
-        if not self._inputs_valid_once and grace > 0:
-            delay = grace + 0.01 if delay is None else min(delay, grace + 0.01)
-        else:
-            in_control = self._mode is not ControlMode.OFF or self._switching_off
-            self._send(decision, now, only_safety=not (in_control and self._inputs_valid_once))
-            if self._switching_off and not any(
-                d.on for d in decision.actuators.values() if d.kind is not ActuatorKind.LIGHT
-            ):
-                self._switching_off = False
-        if delay is not None:
+        self._decision = step.decision
+        self._apply(step)
+        if (delay := step.next_evaluation_in) is not None:
             self._cancel_timer = async_call_later(self.hass, delay, self._async_timer_fired)
         self.async_write_if_shown_changed()
 
     @callback
-    def _send(self, decision: ControlDecision, now: datetime, *, only_safety: bool = False) -> None:
-        for entity_id, on in decision.commands.items():
-            if only_safety and (on or decision.actuators[entity_id].code not in SAFETY_CODES):
-                continue
-            sent = self._sent.get(entity_id)
-            if sent is not None and sent[0] == on and now - sent[1] < _COMMAND_SETTLE:
-                continue
-            self._sent[entity_id] = (on, now)
+    def _apply(self, step: ControlStep) -> None:
+        """Send the step's commands; "off" is done once no climate actuator is left on."""
+        for entity_id, on in step.commands.items():
             self.hass.async_create_task(self._async_switch(entity_id, on), eager_start=True)
+        if step.waiting_for_inputs or not self._switching_off:
+            return
+        if not any(
+            d.on for d in step.decision.actuators.values() if d.kind is not ActuatorKind.LIGHT
+        ):
+            self._switching_off = False
 
     async def _async_switch(self, entity_id: str, on: bool) -> None:
         try:
@@ -574,7 +518,7 @@ class GrowZoneClimate(GrowZoneEntity, _PreNativeTemperatureNames, ClimateEntity,
             return HVACAction.OFF
         running = {
             kind
-            for entity_id, kind in self._kinds.items()
+            for entity_id, kind in self._controller.kinds.items()
             if (state := self.hass.states.get(entity_id)) is not None and state.state == STATE_ON
         }
         for kind, action in (

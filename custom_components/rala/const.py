@@ -1,7 +1,14 @@
-"""Constants of the RALA integration."""
+"""Constants of the RALA integration: keys, defaults, ranges, and the kinds of actuator.
+
+Pure (standard library and the integration's pure modules): the control engine and the
+bench read their defaults from here, so that each is written once.
+"""
 
 from datetime import timedelta
+from enum import StrEnum
 from typing import Final
+
+from .psychrometrics import DEFAULT_LEAF_OFFSET_C
 
 DOMAIN: Final = "rala"
 
@@ -38,7 +45,7 @@ CONF_NODE_ACTUATOR_TIMINGS: Final = "node_actuator_timings"
 # --- Config entry options: how the zone behaves (changed by the options flow) ----------------
 # Leaf temperature = air temperature - offset (°C) when no leaf sensor is configured.
 CONF_LEAF_OFFSET: Final = "leaf_offset"
-DEFAULT_LEAF_OFFSET: Final = 2.0
+DEFAULT_LEAF_OFFSET: Final = DEFAULT_LEAF_OFFSET_C
 MIN_LEAF_OFFSET: Final = -5.0
 MAX_LEAF_OFFSET: Final = 10.0
 # An input whose state was not written for longer than this (seconds) is stale.
@@ -48,23 +55,38 @@ DEFAULT_MAX_INPUT_AGE: Final = 900
 MIN_MAX_INPUT_AGE: Final = 60
 MAX_MAX_INPUT_AGE: Final = 86400
 
-# Actuator mapping: entity ids of any HA switch, fan, humidifier or light entity.
-CONF_HEATER: Final = "heater"
-CONF_COOLER: Final = "cooler"
-CONF_HUMIDIFIER: Final = "humidifier"
-CONF_DEHUMIDIFIER: Final = "dehumidifier"
-CONF_EXHAUST_FAN: Final = "exhaust_fan"
-CONF_CIRCULATION_FAN: Final = "circulation_fan"
-CONF_LIGHT: Final = "light"
-ACTUATOR_KEYS: Final = (
-    CONF_HEATER,
-    CONF_COOLER,
-    CONF_HUMIDIFIER,
-    CONF_DEHUMIDIFIER,
-    CONF_EXHAUST_FAN,
-    CONF_CIRCULATION_FAN,
-    CONF_LIGHT,
-)
+
+class ActuatorKind(StrEnum):
+    """What an actuator does to the climate: the roles of a zone's actuator mapping.
+
+    A RALA node announces these and :data:`PUMP`; the agent's ``edge_agent.config``
+    spells the same kinds (a test holds them equal).
+    """
+
+    HEATER = "heater"
+    COOLER = "cooler"
+    HUMIDIFIER = "humidifier"
+    DEHUMIDIFIER = "dehumidifier"
+    EXHAUST_FAN = "exhaust_fan"
+    CIRCULATION_FAN = "circulation_fan"
+    LIGHT = "light"
+
+
+# A node's pump waters; it has no role in a zone's climate, so a zone does not map it.
+PUMP: Final = "pump"
+# Every kind of actuator a node may announce.
+NODE_ACTUATOR_KINDS: Final = frozenset({*(kind.value for kind in ActuatorKind), PUMP})
+
+# Actuator mapping (options): entity ids of any HA switch, fan, humidifier or light entity,
+# under the value of the actuator's kind.
+CONF_HEATER: Final = ActuatorKind.HEATER.value
+CONF_COOLER: Final = ActuatorKind.COOLER.value
+CONF_HUMIDIFIER: Final = ActuatorKind.HUMIDIFIER.value
+CONF_DEHUMIDIFIER: Final = ActuatorKind.DEHUMIDIFIER.value
+CONF_EXHAUST_FAN: Final = ActuatorKind.EXHAUST_FAN.value
+CONF_CIRCULATION_FAN: Final = ActuatorKind.CIRCULATION_FAN.value
+CONF_LIGHT: Final = ActuatorKind.LIGHT.value
+ACTUATOR_KEYS: Final = tuple(kind.value for kind in ActuatorKind)
 # Entity domains an actuator may be mapped to.
 ACTUATOR_DOMAINS: Final = ("switch", "fan", "humidifier", "light", "input_boolean")
 

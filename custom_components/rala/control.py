@@ -1,9 +1,10 @@
 """The control law of a grow zone: which actuator should be on, and why.
 
-Pure logic, standard library plus :mod:`.psychrometrics`; no Home Assistant imports. The
-Home Assistant side (``climate.py``) gathers the inputs, calls :func:`evaluate`, sends the
-commands and schedules the next evaluation after :attr:`ControlDecision.next_evaluation_in`
-seconds, so that minimum on/off times and staleness are acted on without a sensor update.
+Pure logic, standard library plus the integration's pure modules; no Home Assistant
+imports. The zone controller (:mod:`.controller`) gathers the inputs and calls
+:func:`evaluate`; its callers (the climate entity, the bench) send the commands and
+evaluate again after :attr:`ControlDecision.next_evaluation_in` seconds, so that minimum
+on/off times and staleness are acted on without a sensor update.
 
 Priority stack, highest first
 -----------------------------
@@ -50,6 +51,14 @@ from enum import StrEnum
 import math
 from typing import Final
 
+from .bands import Band
+from .const import (
+    DEFAULT_LEAF_OFFSET,
+    DEFAULT_MAX_HUMIDITY,
+    DEFAULT_MAX_INPUT_AGE,
+    DEFAULT_MAX_TEMPERATURE,
+    ActuatorKind,
+)
 from .psychrometrics import (
     MAX_TEMPERATURE_C,
     MIN_TEMPERATURE_C,
@@ -64,18 +73,6 @@ SECONDS_PER_DAY: Final = 86400.0
 
 class ControlError(ValueError):
     """A parameter of the control engine is invalid (names the field and the expectation)."""
-
-
-class ActuatorKind(StrEnum):
-    """What an actuator does to the climate (the option keys of the actuator mapping)."""
-
-    HEATER = "heater"
-    COOLER = "cooler"
-    HUMIDIFIER = "humidifier"
-    DEHUMIDIFIER = "dehumidifier"
-    EXHAUST_FAN = "exhaust_fan"
-    CIRCULATION_FAN = "circulation_fan"
-    LIGHT = "light"
 
 
 EXCLUSIVE_PARTNER: Final[Mapping[ActuatorKind, ActuatorKind]] = {
@@ -180,24 +177,6 @@ def _require_finite(name: str, value: float) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class Band:
-    """A closed range ``low``..``high`` (``low < high``)."""
-
-    low: float
-    high: float
-
-    def __post_init__(self) -> None:
-        """Refuse a band that is empty or not finite."""
-        _require_finite("band low", self.low)
-        _require_finite("band high", self.high)
-        _require(self.low < self.high, f"band low {self.low} must be below high {self.high}")
-
-    def __contains__(self, value: object) -> bool:
-        """Whether ``value`` (a number) lies in the band, edges included."""
-        return isinstance(value, int | float) and self.low <= value <= self.high
-
-
-@dataclass(frozen=True, slots=True)
 class PeriodTargets:
     """What to aim for during one light period (day or night).
 
@@ -238,16 +217,14 @@ class PeriodTargets:
         _require(vpd_tolerance > 0, "VPD tolerance must be positive")
         return cls(
             temperature=temperature,
-            temperature_band=Band(
-                temperature - temperature_tolerance, temperature + temperature_tolerance
-            ),
+            temperature_band=Band.around(temperature, temperature_tolerance),
             vpd=vpd,
-            vpd_band=Band(max(0.0, vpd - vpd_tolerance), vpd + vpd_tolerance),
+            vpd_band=Band.around(vpd, vpd_tolerance, floor=0.0),
         )
 
 
 @dataclass(frozen=True, slots=True)
-class ZoneTargets:
+class ControlTargets:
     """Day (lights on) and night (lights off) targets."""
 
     day: PeriodTargets
@@ -267,17 +244,15 @@ class ZoneTargets:
         night_vpd: float,
         temperature_tolerance: float,
         vpd_half_width: float,
-    ) -> ZoneTargets:
+    ) -> ControlTargets:
         """Set points with symmetric bands around them (a VPD band never reaches below 0)."""
 
         def period(temperature: float, vpd: float) -> PeriodTargets:
             return PeriodTargets(
                 temperature=temperature,
-                temperature_band=Band(
-                    temperature - temperature_tolerance, temperature + temperature_tolerance
-                ),
+                temperature_band=Band.around(temperature, temperature_tolerance),
                 vpd=vpd,
-                vpd_band=Band(max(0.0, vpd - vpd_half_width), vpd + vpd_half_width),
+                vpd_band=Band.around(vpd, vpd_half_width, floor=0.0),
             )
 
         return cls(day=period(day_temperature, day_vpd), night=period(night_temperature, night_vpd))
@@ -331,7 +306,7 @@ class LightSchedule:
 
 
 @dataclass(frozen=True, slots=True)
-class Reading:
+class AgedReading:
     """A measured value and how long ago it was measured (seconds)."""
 
     value: float
@@ -339,12 +314,12 @@ class Reading:
 
 
 @dataclass(frozen=True, slots=True)
-class ZoneReadings:
+class ControlReadings:
     """The zone's inputs; ``None`` means unknown (never received or unavailable)."""
 
-    air_temperature: Reading | None
-    relative_humidity: Reading | None
-    leaf_temperature: Reading | None = None
+    air_temperature: AgedReading | None
+    relative_humidity: AgedReading | None
+    leaf_temperature: AgedReading | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,12 +354,12 @@ class ActuatorStatus:
 
 @dataclass(frozen=True, slots=True)
 class ControlSettings:
-    """Configuration of the engine; the defaults suit a typical tent."""
+    """Configuration of the engine; the limits, bound and offset default to the zone's."""
 
-    max_temperature: float = 35.0
-    max_humidity: float = 85.0
-    stale_after: float = 120.0
-    leaf_offset: float = 2.0
+    max_temperature: float = DEFAULT_MAX_TEMPERATURE
+    max_humidity: float = DEFAULT_MAX_HUMIDITY
+    stale_after: float = float(DEFAULT_MAX_INPUT_AGE)
+    leaf_offset: float = DEFAULT_LEAF_OFFSET
     anticipation: float = 600.0
     # Tuned on the closed-loop benchmark (docs/benchmarks.md). A heater warms up and cools
     # down slowly: it starts 40 % of the way to the band edge and stops just past the
@@ -462,8 +437,8 @@ class ControlSettings:
 class ControlInputs:
     """Everything the engine decides on."""
 
-    readings: ZoneReadings
-    targets: ZoneTargets
+    readings: ControlReadings
+    targets: ControlTargets
     light: LightPhase
     actuators: Sequence[ActuatorStatus]
     mode: ControlMode = ControlMode.AUTO
@@ -535,18 +510,20 @@ class _Wish:
     """Far enough out of band to act even right after the exclusive partner ran."""
 
 
-def active_targets(targets: ZoneTargets, light: LightPhase, anticipation: float) -> PeriodTargets:
+def active_targets(
+    targets: ControlTargets, light: LightPhase, anticipation: float
+) -> PeriodTargets:
     """The targets in force: the current period's, or the next one's close to a switch."""
     upcoming = light.seconds_to_switch is not None and light.seconds_to_switch <= anticipation
     return targets.for_period(is_day=light.is_day != upcoming)
 
 
-def _usable(reading: Reading | None, stale_after: float) -> bool:
+def _usable(reading: AgedReading | None, stale_after: float) -> bool:
     return reading is not None and reading.age <= stale_after
 
 
 def _input_problem(
-    readings: ZoneReadings, settings: ControlSettings
+    readings: ControlReadings, settings: ControlSettings
 ) -> tuple[ReasonCode, str] | None:
     """Why the required inputs cannot be used, or None when they can."""
     required = (
@@ -600,7 +577,7 @@ def _reference_temperature(
 
 
 def _assess(
-    readings: ZoneReadings,
+    readings: ControlReadings,
     targets: PeriodTargets,
     settings: ControlSettings,
     allowed: frozenset[ActuatorKind],

@@ -40,8 +40,9 @@ from homeassistant.helpers.event import (
 from homeassistant.helpers.restore_state import ExtraStoredData, RestoreEntity
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, TEMPERATURE_TOLERANCE
-from .control import CYCLED_KINDS, ActuatorKind
+from .bands import Band
+from .const import DOMAIN, TEMPERATURE_TOLERANCE, ActuatorKind
+from .control import CYCLED_KINDS
 from .entity import GrowZoneEntity, shown_value, zone_entity_unique_id
 from .metrics import BandClock
 from .models import RalaConfigEntry
@@ -98,7 +99,7 @@ class ZoneMetrics:
             "vpd": None if status is None else status is VpdStatus.IN_RANGE,
             "temperature": None
             if not zone.available or air is None
-            else abs(air.value - zone.target_temperature) <= TEMPERATURE_TOLERANCE,
+            else air.value in Band.around(zone.target_temperature, TEMPERATURE_TOLERANCE),
         }
 
     @callback

@@ -114,6 +114,7 @@ from homeassistant.util import dt as dt_util
 
 from . import psychrometrics
 from .backfill import QUANTITIES, NodeHistoryConfig
+from .bands import Band
 from .const import (
     ACTUATOR_DOMAINS,
     CONF_LIGHT,
@@ -513,12 +514,9 @@ class GrowZone:
         vpd = self.current_vpd
         if vpd is None:
             return None
-        low, high = self.vpd_band
-        if vpd < low:
-            return VpdStatus.TOO_LOW
-        if vpd > high:
-            return VpdStatus.TOO_HIGH
-        return VpdStatus.IN_RANGE
+        return Band(*self.vpd_band).classify(
+            vpd, below=VpdStatus.TOO_LOW, inside=VpdStatus.IN_RANGE, above=VpdStatus.TOO_HIGH
+        )
 
     # --- listeners ----------------------------------------------------------------------------
 

@@ -1,63 +1,52 @@
-"""Closed loop: the control engine drives the edge agent's simulated tent.
+"""Closed loop: the zone controller and its engine drive the edge agent's simulated tent.
 
-Accelerated simulated time, seeded, no Home Assistant: the engine sees what a zone would see
-(a BME280-like reading every sample interval, its age, the actuator states and switch
-times) and is re-evaluated on every reading and whenever it asked for a timer
-(``next_evaluation_in``), exactly as the climate entity does.
+Accelerated simulated time, seeded, no Home Assistant instance: the zone controller gets
+what the climate entity gives it (the zone's readings, a BME280-like one every sample
+interval, the actuators' states and switch times) and decides on every reading and whenever
+it asked for a timer (``next_evaluation_in``), exactly as the climate entity does.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 import math
 
 import pytest
 
+from custom_components.rala.const import ACTUATOR_MIN_OFF, ACTUATOR_MIN_ON, ActuatorKind
 from custom_components.rala.control import (
     EXCLUSIVE_PARTNER,
-    ActuatorKind,
-    ActuatorStatus,
-    ControlInputs,
+    ControlMode,
     ControlSettings,
     LightSchedule,
+)
+from custom_components.rala.controller import (
+    ActuatorReport,
+    CycleTimes,
+    ZoneController,
+    target_bands,
+)
+from custom_components.rala.growth_stages import GrowthStage
+from custom_components.rala.psychrometrics import vpd_leaf
+from custom_components.rala.zone import (
     Reading,
     ZoneReadings,
-    ZoneTargets,
-    evaluate,
+    targets_for_stage,
+    vpd_band_half_width,
 )
-from custom_components.rala.growth_stages import STAGE_TARGETS, GrowthStage
-from custom_components.rala.psychrometrics import vpd_leaf
 from edge_agent.config import ActuatorKind as EdgeActuatorKind
 from edge_agent.sim import SimulatedTent, TentParameters
 
 SAMPLE_INTERVAL = 30.0
-TEMPERATURE_TOLERANCE = 1.5
-# min on, min off (s): what a grower configures on relays of this kind.
-ACTUATOR_TIMINGS = {
-    ActuatorKind.HEATER: (60.0, 60.0),
-    ActuatorKind.COOLER: (60.0, 60.0),
-    ActuatorKind.HUMIDIFIER: (60.0, 60.0),
-    ActuatorKind.DEHUMIDIFIER: (60.0, 60.0),
-    ActuatorKind.EXHAUST_FAN: (60.0, 60.0),
-    ActuatorKind.CIRCULATION_FAN: (0.0, 0.0),
-    ActuatorKind.LIGHT: (0.0, 0.0),
-}
+# The zone's default minimum on and off time of its climate actuators (the fans and the
+# light have none).
+CYCLE_TIMES = CycleTimes(ACTUATOR_MIN_ON, ACTUATOR_MIN_OFF)
+START = datetime(2026, 1, 15, tzinfo=UTC)
+"""Only labels the simulated clock: the tent keeps its own time of day."""
 
 # The closed-loop test's tent: everything but a cooler.
-DEFAULT_KINDS = tuple(kind for kind in ACTUATOR_TIMINGS if kind is not ActuatorKind.COOLER)
-
-
-def stage_targets(stage: GrowthStage) -> ZoneTargets:
-    """The stage's literature targets, temperature band ± the tolerance."""
-    literature = STAGE_TARGETS[stage]
-    return ZoneTargets.around(
-        day_temperature=literature.day_temperature_c,
-        night_temperature=literature.night_temperature_c,
-        day_vpd=literature.vpd_target_kpa,
-        night_vpd=literature.vpd_target_kpa,
-        temperature_tolerance=TEMPERATURE_TOLERANCE,
-        vpd_half_width=(literature.vpd_high_kpa - literature.vpd_low_kpa) / 2,
-    )
+DEFAULT_KINDS = tuple(kind for kind in ActuatorKind if kind is not ActuatorKind.COOLER)
 
 
 @dataclass
@@ -103,57 +92,57 @@ def run_loop(
 ) -> LoopResult:
     """Drive the tent with the engine (using the actuators ``kinds``) for ``hours`` hours."""
     settings = settings or ControlSettings()
-    targets = stage_targets(stage)
+    set_points, half_width = targets_for_stage(stage), vpd_band_half_width(stage)
+    targets = target_bands(set_points, vpd_half_width=half_width)
     schedule = LightSchedule.from_hours(params.lights_on_hour, params.photoperiod_hours)
     tent = SimulatedTent(params, seed=seed, start_time_of_day=start_hour * 3600)
-    is_on = dict.fromkeys(kinds, False)
-    since = dict.fromkeys(kinds, math.inf)
-    since_run = dict.fromkeys(kinds, math.inf)
+    controller = ZoneController(
+        {str(kind): kind for kind in kinds}, cycle_times=CYCLE_TIMES, settings=settings
+    )
+    controller.start(START, node_cycle_times={})
+    # What the actuators' entities report: their state and since when (long before the start).
+    reports = {str(kind): ActuatorReport(False, START - timedelta(days=1)) for kind in kinds}
     result = LoopResult(switchings=dict.fromkeys(kinds, 0))
-    temperature, humidity, _ = tent.measure()
-    reading_age, until_sample = 0.0, SAMPLE_INTERVAL
+
+    def sample(now: datetime) -> None:
+        temperature, humidity, _ = tent.measure()
+        controller.observe(
+            ZoneReadings(
+                air_temperature=Reading("sensor.air", temperature, now),
+                humidity=Reading("sensor.rh", humidity, now),
+            ),
+            now,
+        )
+
+    sample(START)
+    until_sample = SAMPLE_INTERVAL
     timer: float | None = None
     evaluate_now = True
     while tent.elapsed < hours * 3600:
+        now = START + timedelta(seconds=tent.elapsed)
         if evaluate_now:
-            decision = evaluate(
-                ControlInputs(
-                    readings=ZoneReadings(
-                        Reading(temperature, reading_age), Reading(humidity, reading_age)
-                    ),
-                    targets=targets,
-                    light=schedule.phase_at(tent.time_of_day),
-                    actuators=[
-                        ActuatorStatus(
-                            str(kind),
-                            kind,
-                            is_on[kind],
-                            since[kind],
-                            *ACTUATOR_TIMINGS[kind],
-                            since_run=since_run[kind],
-                        )
-                        for kind in kinds
-                    ],
-                ),
-                settings,
+            step = controller.decide(
+                now,
+                set_points=set_points,
+                vpd_half_width=half_width,
+                vpd_is_leaf=True,
+                light=schedule.phase_at(tent.time_of_day),
+                mode=ControlMode.AUTO,
+                reports=reports,
+                only_safety=False,
             )
-            for key, on in decision.commands.items():
-                kind = ActuatorKind(key)
-                is_on[kind], since[kind] = on, 0.0
-                if not on:
-                    since_run[kind] = 0.0
-                result.switchings[kind] += 1
-            timer, evaluate_now = decision.next_evaluation_in, False
+            for key, on in step.commands.items():
+                old, reports[key] = reports[key], ActuatorReport(on, now)
+                controller.actuator_changed(key, old, reports[key])
+                result.switchings[ActuatorKind(key)] += 1
+            timer, evaluate_now = step.next_evaluation_in, False
         dt = max(0.01, min(max_step, until_sample, math.inf if timer is None else timer))
+        is_on = {ActuatorKind(key): report.is_on is True for key, report in reports.items()}
         tent.step(dt, {EdgeActuatorKind(str(kind)): on for kind, on in is_on.items()})
-        reading_age += dt
         until_sample -= dt
-        for kind in since:
-            since[kind] += dt
-            since_run[kind] += dt
         if until_sample <= 1e-9:
-            temperature, humidity, _ = tent.measure()
-            reading_age, until_sample, evaluate_now = 0.0, SAMPLE_INTERVAL, True
+            sample(START + timedelta(seconds=tent.elapsed))
+            until_sample, evaluate_now = SAMPLE_INTERVAL, True
         if timer is not None:
             timer -= dt
             if timer <= 1e-9:

@@ -7,25 +7,25 @@ import math
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 import pytest
 
+from custom_components.rala.bands import Band
+from custom_components.rala.const import ActuatorKind
 from custom_components.rala.control import (
     EXCLUSIVE_PARTNER,
     SAFETY_CODES,
     SAFETY_OFF_KINDS,
-    ActuatorKind,
     ActuatorStatus,
-    Band,
+    AgedReading,
     ControlDecision,
     ControlError,
     ControlInputs,
     ControlMode,
+    ControlReadings,
     ControlSettings,
+    ControlTargets,
     LightPhase,
     LightSchedule,
     PeriodTargets,
-    Reading,
     ReasonCode,
-    ZoneReadings,
-    ZoneTargets,
     evaluate,
     modes_for,
     next_evaluation_in,
@@ -43,7 +43,7 @@ DAY = PeriodTargets(
 NIGHT = PeriodTargets(
     temperature=20.0, temperature_band=Band(18.0, 22.0), vpd=0.8, vpd_band=Band(0.6, 1.0)
 )
-TARGETS = ZoneTargets(day=DAY, night=NIGHT)
+TARGETS = ControlTargets(day=DAY, night=NIGHT)
 SETTINGS = ControlSettings(max_temperature=32.0, max_humidity=80.0, stale_after=60.0)
 ALL_KINDS = tuple(K)
 AT_TARGET = -1.0
@@ -88,7 +88,7 @@ def run(
     *,
     actuators: list[ActuatorStatus] | None = None,
     age: float = 0.0,
-    leaf: Reading | None = None,
+    leaf: AgedReading | None = None,
     mode: ControlMode = ControlMode.AUTO,
     light: LightPhase | None = None,
     settings: ControlSettings = SETTINGS,
@@ -96,9 +96,9 @@ def run(
     """Evaluate with the day targets; RH defaults to the one at the target VPD."""
     if rh == AT_TARGET:
         rh = rh_for(DAY.vpd, 25.0 if air is None or math.isnan(air) else air)
-    readings = ZoneReadings(
-        air_temperature=None if air is None else Reading(air, age),
-        relative_humidity=None if rh is None else Reading(rh, age),
+    readings = ControlReadings(
+        air_temperature=None if air is None else AgedReading(air, age),
+        relative_humidity=None if rh is None else AgedReading(rh, age),
         leaf_temperature=leaf,
     )
     return evaluate(
@@ -404,11 +404,11 @@ def test_target_humidity_comes_from_the_target_vpd() -> None:
 
 def test_measured_leaf_temperature_is_used_and_stale_one_replaced_by_offset() -> None:
     """A fresh leaf reading feeds the VPD; a stale one falls back to the offset."""
-    fresh = run(26.0, 50.0, leaf=Reading(25.5, 0))
+    fresh = run(26.0, 50.0, leaf=AgedReading(25.5, 0))
     assert fresh.climate is not None
     assert fresh.climate.leaf_temperature == 25.5
     assert fresh.climate.vpd == pytest.approx(vpd_leaf(26.0, 50.0, 25.5))
-    stale = run(26.0, 50.0, leaf=Reading(25.5, 600))
+    stale = run(26.0, 50.0, leaf=AgedReading(25.5, 600))
     assert stale.climate is not None
     assert stale.climate.leaf_temperature == pytest.approx(26.0 - SETTINGS.leaf_offset)
     assert stale.code is not ReasonCode.INPUTS_STALE
@@ -642,7 +642,7 @@ def test_next_evaluation_at_the_moment_inputs_go_stale() -> None:
     nothing_pending = run(None, actuators=[actuator(K.HEATER)])
     assert nothing_pending.next_evaluation_in is None
     inputs = ControlInputs(
-        ZoneReadings(Reading(25.0, 45.0), Reading(55.0, 45.0)),
+        ControlReadings(AgedReading(25.0, 45.0), AgedReading(55.0, 45.0)),
         TARGETS,
         LightPhase(is_day=True),
         [actuator(K.HEATER)],
@@ -697,8 +697,6 @@ def test_modes_for_mapped_actuators() -> None:
 @pytest.mark.parametrize(
     "build",
     [
-        lambda: Band(2.0, 1.0),
-        lambda: Band(float("nan"), 1.0),
         lambda: PeriodTargets(30.0, Band(18, 22), 1.0, Band(0.8, 1.2)),
         lambda: PeriodTargets(20.0, Band(18, 22), 1.3, Band(0.8, 1.2)),
         lambda: PeriodTargets.around(20.0, 1.0, temperature_tolerance=0, vpd_tolerance=0.2),
@@ -717,7 +715,7 @@ def test_modes_for_mapped_actuators() -> None:
         lambda: ActuatorStatus("x", K.HEATER, False, min_on=-1),
         lambda: ActuatorStatus("x", K.HEATER, False, since_run=-1),
         lambda: ControlInputs(
-            ZoneReadings(None, None),
+            ControlReadings(None, None),
             TARGETS,
             LightPhase(True),
             [ActuatorStatus("x", K.HEATER, False), ActuatorStatus("x", K.COOLER, False)],
@@ -786,8 +784,9 @@ def test_properties_over_random_sequences(
             ActuatorStatus(str(k), k, is_on[k], since[k], *KIND_TIMES[k], since_run=since_run[k])
             for k in ALL_KINDS
         ]
-        readings = ZoneReadings(
-            None if air is None else Reading(air, age), None if rh is None else Reading(rh, age)
+        readings = ControlReadings(
+            None if air is None else AgedReading(air, age),
+            None if rh is None else AgedReading(rh, age),
         )
         decision = evaluate(
             ControlInputs(readings, TARGETS, LightPhase(is_day, 1800, True), actuators, mode),
@@ -838,12 +837,12 @@ def test_going_stale_switches_off_within_the_bound(
         ActuatorStatus("heater", K.HEATER, True, 0.0, min_on=900.0),
         ActuatorStatus("humidifier", K.HUMIDIFIER, True, 0.0, min_on=900.0),
     ]
-    readings = ZoneReadings(Reading(air, age), Reading(rh, age))
+    readings = ControlReadings(AgedReading(air, age), AgedReading(rh, age))
     first = evaluate(ControlInputs(readings, TARGETS, LightPhase(True), actuators), SETTINGS)
     assert first.next_evaluation_in is not None
     woken_at = age + first.next_evaluation_in
     assert woken_at <= SETTINGS.stale_after + 0.02
-    aged = ZoneReadings(Reading(air, woken_at + wait), Reading(rh, woken_at + wait))
+    aged = ControlReadings(AgedReading(air, woken_at + wait), AgedReading(rh, woken_at + wait))
     later = evaluate(ControlInputs(aged, TARGETS, LightPhase(True), actuators), SETTINGS)
     assert later.commands == {"heater": False, "humidifier": False}
     assert later.code is ReasonCode.INPUTS_STALE
@@ -851,7 +850,7 @@ def test_going_stale_switches_off_within_the_bound(
 
 def test_zone_targets_around_set_points() -> None:
     """Bands are symmetric around the set points; a VPD band is cut off at zero."""
-    targets = ZoneTargets.around(
+    targets = ControlTargets.around(
         day_temperature=26.0,
         night_temperature=21.0,
         day_vpd=1.0,

@@ -14,9 +14,11 @@ PURE_MODULES = frozenset(
     {
         "announcement",
         "backfill",
+        "bands",
         "bounded_json",
         "const",
         "control",
+        "controller",
         "derived",
         "growth_stages",
         "metrics",
