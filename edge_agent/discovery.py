@@ -1,8 +1,9 @@
-"""The agent's MQTT payloads: topics, Home Assistant device discovery, node announcement.
+"""The node protocol's wire format: topics, discovery, announcement, readings, replays.
 
-Pure module (no MQTT client, no Home Assistant): it builds the JSON documents described
-in ``docs/protocol.md`` from the agent's configuration and parses what arrives from the
-outside (switch commands, replay requests) into values or a clear error.
+Pure module (no MQTT client, no Home Assistant): it builds every JSON document described
+in ``docs/protocol.md`` (device discovery, node announcement, live readings, backfill
+batches, diagnostics) and parses what arrives from the outside (switch commands, replay
+requests, the node's own retained discovery) into values or a clear error.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Final
 
 from . import __version__
 from .config import ActuatorKind, AgentConfig, SensorConfig
+from .outbox import StoredReading
 
 ORIGIN_NAME: Final = "rala-edge"
 ORIGIN_URL: Final = "https://github.com/rala-grow/rala"
@@ -148,9 +150,12 @@ class Topics:
 
 
 def format_timestamp(moment: datetime) -> str:
-    """ISO 8601 in UTC with millisecond precision and a ``Z`` suffix."""
-    if moment.tzinfo is None:
-        raise ValueError("timestamp must be timezone-aware")
+    """ISO 8601 in UTC with millisecond precision and a ``Z`` suffix.
+
+    The milliseconds are truncated, not rounded: rounding could carry into the next second.
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"timestamp must be timezone-aware (UTC), got naive {moment!r}")
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -435,6 +440,31 @@ def build_node_announcement(config: AgentConfig, *, sample_interval: float) -> d
             }
             for actuator in config.actuators
         ],
+    }
+
+
+def live_reading_payload(stored: StoredReading) -> dict[str, Any]:
+    """A reading as published live on its sensor's state topic (the topic names the sensor)."""
+    reading = stored.reading
+    return {
+        "seq": stored.seq,
+        "ts": format_timestamp(reading.measured_at),
+        "temperature": reading.temperature,
+        "humidity": reading.humidity,
+        "pressure": reading.pressure,
+    }
+
+
+def backfill_reading_payload(stored: StoredReading) -> dict[str, Any]:
+    """A reading as it appears in a backfill batch: with the key of its sensor."""
+    reading = stored.reading
+    return {
+        "seq": stored.seq,
+        "ts": format_timestamp(reading.measured_at),
+        "sensor": reading.sensor,
+        "temperature": reading.temperature,
+        "humidity": reading.humidity,
+        "pressure": reading.pressure,
     }
 
 

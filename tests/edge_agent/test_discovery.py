@@ -18,6 +18,7 @@ from edge_agent.discovery import (
     PayloadError,
     ReplayRequest,
     Topics,
+    backfill_reading_payload,
     build_backfill_payload,
     build_diagnostics_payload,
     build_discovery_payload,
@@ -25,12 +26,15 @@ from edge_agent.discovery import (
     encode,
     expire_after_seconds,
     format_timestamp,
+    live_reading_payload,
     load_json,
     parse_command,
     parse_replay_request,
     parse_timestamp,
     stale_components,
 )
+from edge_agent.outbox import StoredReading
+from edge_agent.sensors import Reading
 
 NOW = datetime(2026, 11, 25, 11, 0, 0, tzinfo=UTC)
 
@@ -291,6 +295,30 @@ def test_backfill_and_diagnostics_payloads() -> None:
     assert health["disk_free"] is None
     assert health["uptime"] == 86400
     assert len(health["last_error"]) == 255
+
+
+def test_live_reading_is_the_backfill_entry_without_the_sensor() -> None:
+    stored = StoredReading(
+        seq=4711,
+        reading=Reading(
+            sensor="canopy",
+            temperature=24.61,
+            humidity=58.2,
+            pressure=1012.4,
+            measured_at=NOW + timedelta(microseconds=12_999),
+        ),
+    )
+    assert live_reading_payload(stored) == {
+        "seq": 4711,
+        "ts": "2026-11-25T11:00:00.012Z",
+        "temperature": 24.61,
+        "humidity": 58.2,
+        "pressure": 1012.4,
+    }
+    assert backfill_reading_payload(stored) == {
+        **live_reading_payload(stored),
+        "sensor": "canopy",
+    }
 
 
 def test_format_timestamp() -> None:
