@@ -141,13 +141,9 @@ def parse_broker_url(url: str, environ: Mapping[str, str] | None = None) -> Brok
     password = environment.get("RALA_MQTT_PASSWORD") or None
     if password is not None and username is None:
         raise ValueError("RALA_MQTT_PASSWORD needs a user: mqtt://USER@HOST or RALA_MQTT_USERNAME")
-    return BrokerConfig(
-        host=parts.hostname,
-        port=port if port is not None else (8883 if tls else 1883),
-        username=username,
-        password=password,
-        tls=tls,
-    )
+    # Without a port in the URL, BrokerConfig's default: the port of the scheme.
+    broker = BrokerConfig(host=parts.hostname, username=username, password=password, tls=tls)
+    return broker if port is None else dataclasses.replace(broker, port=port)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,7 +17,7 @@ import re
 from typing import Any, Final
 
 from . import __version__
-from .config import ActuatorKind, AgentConfig, SensorConfig
+from .config import DEFAULT_DISCOVERY_PREFIX, ActuatorKind, AgentConfig, SensorConfig
 from .outbox import StoredReading
 
 ORIGIN_NAME: Final = "rala-edge"
@@ -76,7 +76,7 @@ class Topics:
     """Every MQTT topic of one node (see the table in ``docs/protocol.md``)."""
 
     node_id: str
-    discovery_prefix: str = "homeassistant"
+    discovery_prefix: str = DEFAULT_DISCOVERY_PREFIX
 
     @property
     def base(self) -> str:

@@ -48,14 +48,15 @@ from pathlib import Path
 import sqlite3
 import threading
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Final, Self
 
+from edge_agent.config import DEFAULT_OUTBOX_BYTES, DEFAULT_RETENTION_DAYS
 from edge_agent.sensors import Reading
 
 _LOGGER = logging.getLogger(__name__)
 
-DEFAULT_MAX_BYTES = 256 * 1024 * 1024
-DEFAULT_RETENTION = timedelta(days=14)
+DEFAULT_MAX_BYTES: Final = DEFAULT_OUTBOX_BYTES
+DEFAULT_RETENTION: Final = timedelta(days=DEFAULT_RETENTION_DAYS)
 DEFAULT_BATCH_LIMIT = 500
 #: Data this close to the newest reading is never thinned by the size cap.
 PROTECTED_NEWEST = timedelta(days=1)
