@@ -36,6 +36,7 @@ from .discovery import (
     PAYLOAD_ON,
     PAYLOAD_ONLINE,
     PayloadError,
+    Refusal,
     Topics,
     build_diagnostics_payload,
     build_discovery_payload,
@@ -63,6 +64,7 @@ from .link import (
     Subscription,
 )
 from .outbox import Outbox
+from .refused import RefusedMessages
 from .sensors import SensorSupervisor
 
 _LOGGER = logging.getLogger(__name__)
@@ -183,6 +185,7 @@ class Agent:
         )
         self._forwarder = Forwarder(outbox, self.topics, self.link, note_problem=self._note_error)
         self._removed_components: dict[str, str] = {}
+        self._refused = RefusedMessages()
         self._stop_requested = False
         self._ha_online = True  # until Home Assistant says otherwise
         self._link_down_since: float | None = self._clock()
@@ -369,6 +372,7 @@ class Agent:
             _LOGGER.warning("Home Assistant announced itself offline")
             self._ha_online = False
         else:
+            self._refused.count(Refusal.HA_STATUS_UNKNOWN)
             _LOGGER.warning("ignoring unknown Home Assistant status %r", status[:40])
         self._update_link_state()
 
@@ -380,11 +384,13 @@ class Agent:
         try:
             stale = stale_components(payload, self._component_ids, node_id=self.config.node_id)
         except PayloadError as err:
+            self._refused.count(err.refusal)
             _LOGGER.warning("ignoring a message on %s: %s", self.topics.discovery, err)
             return
         new = sorted(key for key in stale if key not in self._removed_components)
         room = MAX_REMOVED_COMPONENTS - len(self._removed_components)
         if len(new) > room:
+            self._refused.count(Refusal.DISCOVERY_TOO_MANY_REMOVALS)
             _LOGGER.warning(
                 "not removing %d more component(s) from Home Assistant: at most %d at a time",
                 len(new) - room,
@@ -407,31 +413,37 @@ class Agent:
             _LOGGER.debug("command topic probe of rala-edge check received")
             return
         if key not in self._actuator_keys:
+            self._refused.count(Refusal.COMMAND_UNKNOWN_ACTUATOR)
             self._note_error(f"command for unknown actuator {key!r} ignored")
             return
         try:
             on = parse_command(payload, retained=retained, now=self.options.wall_clock())
         except PayloadError as err:
+            self._refused.count(err.refusal)
             self._note_error(f"{key}: {err}")
             return
         result = self._bank.command(key, on)
         if result.accepted:
             _LOGGER.info("%s %s", key, "on" if result.state else "off")
         else:
+            self._refused.count(Refusal.COMMAND_NOT_ALLOWED)
             _LOGGER.warning("%s: %s refused: %s", key, "ON" if on else "OFF", result.reason)
         # Always answer with the pin read back, so Home Assistant shows what really happened.
         self._publish_actuator_state(key)
 
     def _on_replay_request(self, payload: bytes, *, retained: bool) -> None:
         if retained:
+            self._refused.count(Refusal.REPLAY_RETAINED)
             _LOGGER.warning("ignoring a retained replay request")
             return
         try:
             request = parse_replay_request(payload)
         except PayloadError as err:
+            self._refused.count(err.refusal)
             self._note_error(str(err))
             return
         if not self._forwarder.request_replay(request):
+            self._refused.count(Refusal.REPLAY_QUEUE_FULL)
             self._note_error(f"replay request {request.request_id!r} refused: too many queued")
 
     # ------------------------------------------------------------------ periodic work
@@ -508,7 +520,8 @@ class Agent:
             )
         # Readings waiting only for their PUBACK are not a backlog.
         depth = max(0, self._outbox.depth() - self._forwarder.awaiting_acknowledgement)
-        _LOGGER.info("%s outbox=%d", "; ".join(parts) or "no sensors", depth)
+        refused = f" refused={self._refused.total}" if self._refused.total else ""
+        _LOGGER.info("%s outbox=%d%s", "; ".join(parts) or "no sensors", depth, refused)
         self._publish_diagnostics(depth)
 
     def _publish_diagnostics(self, depth: int) -> None:
@@ -526,6 +539,7 @@ class Agent:
             wifi_signal=health.wifi_signal,
             outbox_depth=depth,
             last_error=self._last_error,
+            refused=self._refused.by_reason(),
         )
         self.link.publish(self.topics.diagnostics, encode(payload))
 
