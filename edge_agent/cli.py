@@ -10,7 +10,6 @@ import logging
 import os
 from pathlib import Path
 import random
-import re
 import signal
 import sqlite3
 import sys
@@ -22,7 +21,16 @@ from . import __version__
 from .actuators import ActuatorBank, ActuatorError, blinka_pin_factory
 from .agent import Agent, AgentOptions, ScaledClock
 from .check import run_checks
-from .config import AgentConfig, BrokerConfig, ConfigError, load_config, parse_config
+from .config import (
+    MAX_SAMPLE_INTERVAL,
+    MIN_SAMPLE_INTERVAL,
+    NODE_ID_PATTERN,
+    AgentConfig,
+    BrokerConfig,
+    ConfigError,
+    load_config,
+    parse_config,
+)
 from .health import read_health
 from .link import LinkError
 from .outbox import Outbox
@@ -36,7 +44,6 @@ from .simulated import (
 
 _LOGGER = logging.getLogger("edge_agent")
 
-_NODE_ID = re.compile(r"[a-z0-9_-]+")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -225,12 +232,18 @@ def _fail(message: str) -> int:
 
 def _check_simulate_options(args: argparse.Namespace) -> None:
     """The options' own limits (the config file's rules apply to the same values)."""
-    if args.interval is not None and not args.interval >= 1:
-        raise ValueError(f"--interval must be at least 1 (simulated seconds), got {args.interval}")
+    if (
+        args.interval is not None
+        and not MIN_SAMPLE_INTERVAL <= args.interval <= MAX_SAMPLE_INTERVAL
+    ):
+        raise ValueError(
+            f"--interval must be at least {MIN_SAMPLE_INTERVAL:g} and at most "
+            f"{MAX_SAMPLE_INTERVAL:g} (simulated seconds), got {args.interval}"
+        )
     if args.link_loss_timeout is not None and not args.link_loss_timeout > 0:
         raise ValueError(f"--link-loss-timeout must be positive, got {args.link_loss_timeout}")
-    if args.node_id is not None and not _NODE_ID.fullmatch(args.node_id):
-        raise ValueError(f"--node-id must match [a-z0-9_-]+, got {args.node_id!r}")
+    if args.node_id is not None and not NODE_ID_PATTERN.fullmatch(args.node_id):
+        raise ValueError(f"--node-id must match {NODE_ID_PATTERN.pattern}, got {args.node_id!r}")
     if not args.speed > 0:
         raise ValueError(f"--speed must be positive, got {args.speed}")
     if not args.announce_delay >= 0:
@@ -263,6 +276,12 @@ def _simulation_config(args: argparse.Namespace) -> AgentConfig:
         config = dataclasses.replace(config, sample_interval=args.interval)
     if args.link_loss_timeout is not None:
         config = dataclasses.replace(config, link_loss_timeout=args.link_loss_timeout)
+    announced = config.sample_interval / args.speed
+    if announced > MAX_SAMPLE_INTERVAL:
+        raise ValueError(
+            f"--speed {args.speed:g} announces a sample interval of {announced:g} s, more than "
+            f"the {MAX_SAMPLE_INTERVAL:g} s Home Assistant accepts"
+        )
     state_dir: Path = args.state_dir or Path(tempfile.gettempdir()) / f"rala-edge-{config.node_id}"
     outbox = dataclasses.replace(config.outbox, path=state_dir / "outbox.sqlite")
     return dataclasses.replace(config, outbox=outbox)

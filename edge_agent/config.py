@@ -118,6 +118,21 @@ MIN_OUTBOX_BYTES: Final = 1024 * 1024
 #: Deeper YAML is refused before it is built (building it recurses once per level).
 MAX_YAML_DEPTH: Final = 64
 
+# What the node announces must be what the integration accepts from an announcement
+# (custom_components/rala/announcement.py, docs/protocol.md): a node can never announce
+# something its zone rejects. A test compares both sides.
+#: Node ids: the ``<node>`` of every topic.
+NODE_ID_PATTERN: Final = re.compile(r"[a-z0-9_-]+")
+#: Sensor and actuator keys: parts of component ids and entity ids, so no ``-``.
+KEY_PATTERN: Final = re.compile(r"[a-z0-9_]+")
+MIN_SAMPLE_INTERVAL: Final = 1.0
+#: Seconds; the integration's zone derives its default input age from it.
+MAX_SAMPLE_INTERVAL: Final = 3600.0
+#: Seconds; the bound of ``min_on`` and ``min_off`` (a day).
+MAX_MIN_TIME: Final = 86400.0
+#: Seconds; the bound of ``max_on`` (a week).
+MAX_MAX_ON: Final = 7 * 86400.0
+
 
 # Placeholder default of BrokerConfig.port, replaced at construction.
 _PORT_OF_SCHEME: Final = cast(int, object())
@@ -224,8 +239,6 @@ class AgentConfig:
 
 # --------------------------------------------------------------------------- validators
 
-_NODE_ID = re.compile(r"^[a-z0-9_-]+$")
-_SLUG = re.compile(r"^[a-z0-9_]+$")
 _PIN = re.compile(r"^(?:D|GPIO)?(\d+)$", re.IGNORECASE)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|sec|m|min|h)?\s*$", re.IGNORECASE)
 _DURATION_UNITS: Final = {"": 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
@@ -366,8 +379,12 @@ def _number(
     return validate
 
 
-def _duration(minimum: float = 0.0, *, allow_zero: bool = True) -> Validator:
+def _duration(
+    minimum: float = 0.0, maximum: float = math.inf, *, allow_zero: bool = True
+) -> Validator:
     bound = f"of at least {minimum:g} s" if allow_zero else "greater than 0 s"
+    if maximum < math.inf:
+        bound += f" and at most {maximum:g} s"
     what = f"a duration {bound} (a number of seconds, or e.g. '90s', '5m', '1h')"
 
     def validate(value: Any) -> float:
@@ -376,7 +393,7 @@ def _duration(minimum: float = 0.0, *, allow_zero: bool = True) -> Validator:
             seconds = float(match.group(1)) * _DURATION_UNITS[(match.group(2) or "").lower()]
         if seconds is None or not math.isfinite(seconds):
             raise vol.Invalid(f"expected {what}, got {value!r}")
-        if seconds < minimum or (not allow_zero and seconds == 0):
+        if seconds < minimum or seconds > maximum or (not allow_zero and seconds == 0):
             raise vol.Invalid(f"expected {what}, got {value!r}")
         return seconds
 
@@ -529,7 +546,7 @@ _BROKER_SCHEMA = vol.Schema(
 
 _SENSOR_SCHEMA = vol.Schema(
     {
-        vol.Required("key"): _matching(_SLUG, "a key of lower-case letters, digits and '_'"),
+        vol.Required("key"): _matching(KEY_PATTERN, "a key of lower-case letters, digits and '_'"),
         vol.Optional("name"): _text(),
         vol.Optional("zone"): _text(),
         vol.Optional("address"): _i2c_address(BME280_ADDRESSES, "BME280"),
@@ -543,16 +560,16 @@ _SENSOR_SCHEMA = vol.Schema(
 
 _ACTUATOR_SCHEMA = vol.Schema(
     {
-        vol.Required("key"): _matching(_SLUG, "a key of lower-case letters, digits and '_'"),
+        vol.Required("key"): _matching(KEY_PATTERN, "a key of lower-case letters, digits and '_'"),
         vol.Optional("name"): _text(),
         vol.Required("kind"): _kind,
         vol.Optional("zone"): _text(),
         vol.Required("pin"): _pin,
         vol.Optional("active_low"): _boolean,
         vol.Optional("boot_state"): _boolean,
-        vol.Optional("min_on"): _duration(),
-        vol.Optional("min_off"): _duration(),
-        vol.Optional("max_on"): _optional(_duration(allow_zero=False)),
+        vol.Optional("min_on"): _duration(maximum=MAX_MIN_TIME),
+        vol.Optional("min_off"): _duration(maximum=MAX_MIN_TIME),
+        vol.Optional("max_on"): _optional(_duration(maximum=MAX_MAX_ON, allow_zero=False)),
         vol.Optional("link_loss"): _link_loss,
     }
 )
@@ -569,11 +586,11 @@ _OUTBOX_SCHEMA = vol.Schema(
 _TOP_SCHEMA = vol.Schema(
     {
         vol.Required("node_id"): _matching(
-            _NODE_ID, "a node id of lower-case letters, digits, '_' and '-'"
+            NODE_ID_PATTERN, "a node id of lower-case letters, digits, '_' and '-'"
         ),
         vol.Optional("name"): _text(),
         vol.Required("broker"): _BROKER_SCHEMA,
-        vol.Optional("sample_interval"): _duration(1.0),
+        vol.Optional("sample_interval"): _duration(MIN_SAMPLE_INTERVAL, MAX_SAMPLE_INTERVAL),
         vol.Optional("link_loss_timeout"): _duration(1.0),
         vol.Optional("discovery_prefix"): _discovery_prefix,
         vol.Optional("i2c_bus"): _integer(0, 1, "an I2C bus number"),

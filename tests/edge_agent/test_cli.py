@@ -74,6 +74,11 @@ def test_without_a_command_prints_help_and_fails() -> None:
         (["simulate", "--speed", "0"], "--speed must be positive"),
         (["simulate", "--interval", "-1"], "--interval must be at least 1"),
         (["simulate", "--interval", "nan"], "--interval must be at least 1"),
+        (["simulate", "--interval", "3601"], "at most 3600 (simulated seconds)"),
+        (
+            ["simulate", "--interval", "3600", "--speed", "0.5"],
+            "announces a sample interval of 7200 s, more than the 3600 s",
+        ),
         (["simulate", "--broker", "ftp://host"], "scheme must be mqtt or mqtts"),
         (["simulate", "--broker", "mqtt://host:99999"], "broker URL"),
         (["simulate", "--node-id", "Bad Node"], "--node-id must match"),
