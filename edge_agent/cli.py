@@ -31,6 +31,7 @@ from .config import (
     load_config,
     parse_config,
 )
+from .discovery import check_announceable
 from .health import read_health
 from .link import LinkError
 from .outbox import Outbox
@@ -166,11 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        if args.command == "run":
-            return _run(load_config(args.config))
         if args.command == "simulate":
             return _simulate(args)
-        return run_checks(load_config(args.config))
+        config = load_config(args.config)
+        check_announceable(config, sample_interval=config.sample_interval)
+        return _run(config) if args.command == "run" else run_checks(config)
     except ConfigError as err:
         print(f"rala-edge: {err}", file=sys.stderr)  # noqa: T201
         return EXIT_USAGE
@@ -282,6 +283,7 @@ def _simulation_config(args: argparse.Namespace) -> AgentConfig:
             f"--speed {args.speed:g} announces a sample interval of {announced:g} s, more than "
             f"the {MAX_SAMPLE_INTERVAL:g} s Home Assistant accepts"
         )
+    check_announceable(config, sample_interval=announced)
     state_dir: Path = args.state_dir or Path(tempfile.gettempdir()) / f"rala-edge-{config.node_id}"
     outbox = dataclasses.replace(config.outbox, path=state_dir / "outbox.sqlite")
     return dataclasses.replace(config, outbox=outbox)

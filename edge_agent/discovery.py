@@ -18,7 +18,13 @@ import re
 from typing import Any, Final
 
 from . import __version__
-from .config import DEFAULT_DISCOVERY_PREFIX, ActuatorKind, AgentConfig, SensorConfig
+from .config import (
+    DEFAULT_DISCOVERY_PREFIX,
+    ActuatorKind,
+    AgentConfig,
+    ConfigError,
+    SensorConfig,
+)
 from .outbox import StoredReading
 
 ORIGIN_NAME: Final = "rala-edge"
@@ -44,6 +50,8 @@ MAX_SEQ: Final = 2**63 - 1
 MAX_JSON_DEPTH: Final = 16
 #: A message on the node's own discovery topic larger than this is not read.
 MAX_DISCOVERY_BYTES: Final = 256 * 1024
+#: The integration refuses a larger node announcement unread.
+MAX_ANNOUNCEMENT_BYTES: Final = 64 * 1024
 #: At most this many components are removed from Home Assistant per run of the agent.
 MAX_REMOVED_COMPONENTS: Final = 64
 #: Components of the node's own discovery document that it may remove: what it publishes.
@@ -488,6 +496,29 @@ def backfill_reading_payload(stored: StoredReading) -> dict[str, Any]:
         "humidity": reading.humidity,
         "pressure": reading.pressure,
     }
+
+
+def check_announceable(config: AgentConfig, *, sample_interval: float) -> None:
+    """Raise ConfigError when the node's documents would be too large to be read.
+
+    Home Assistant's RALA integration refuses a node announcement over
+    MAX_ANNOUNCEMENT_BYTES, and the agent itself does not read back a discovery document
+    over MAX_DISCOVERY_BYTES; long names on many sensors could reach either.
+    """
+    errors = []
+    documents = (
+        ("node announcement", build_node_announcement, MAX_ANNOUNCEMENT_BYTES),
+        ("discovery document", build_discovery_payload, MAX_DISCOVERY_BYTES),
+    )
+    for what, build, limit in documents:
+        size = len(encode(build(config, sample_interval=sample_interval)))
+        if size > limit:
+            errors.append(
+                f"configuration: the {what} would be {size} bytes, more than the {limit} "
+                "that can be read (shorten the names, or use fewer sensors or actuators)"
+            )
+    if errors:
+        raise ConfigError(errors)
 
 
 def build_backfill_payload(

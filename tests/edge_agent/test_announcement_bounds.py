@@ -21,7 +21,12 @@ import pytest
 
 from edge_agent import config as agent_config
 from edge_agent.config import ActuatorKind, ConfigError, parse_config
-from edge_agent.discovery import build_node_announcement, encode
+from edge_agent.discovery import (
+    MAX_ANNOUNCEMENT_BYTES,
+    build_node_announcement,
+    check_announceable,
+    encode,
+)
 
 INTEGRATION = Path(__file__).resolve().parents[2] / "custom_components" / "rala"
 #: Not ``custom_components.rala``: its ``__init__`` needs Home Assistant.
@@ -153,3 +158,34 @@ def test_what_the_integration_would_refuse_is_a_config_error(
         announced[field] = value
     with pytest.raises(announcement.AnnouncementError):
         announcement.parse_announcement(encode(announced))
+
+
+def test_the_announcement_size_bound_is_the_same(announcement: ModuleType) -> None:
+    assert MAX_ANNOUNCEMENT_BYTES == announcement.MAX_PAYLOAD_BYTES
+
+
+def test_a_node_whose_announcement_would_be_refused_as_too_large_is_a_config_error(
+    announcement: ModuleType,
+) -> None:
+    # Every sensor the hardware allows (behind six muxes), each with long names.
+    long_names = [
+        {
+            "key": f"m{mux}{channel}{address}",
+            "name": "n" * 400,
+            "zone": "z" * 400,
+            "address": address,
+            "mux_address": 0x70 + mux,
+            "mux_channel": channel,
+        }
+        for mux in range(6)
+        for channel in range(8)
+        for address in (0x76, 0x77)
+    ]
+    config = parse_config(node(sensors=long_names), environ={})
+    payload = encode(build_node_announcement(config, sample_interval=30))
+    with pytest.raises(announcement.AnnouncementError, match="too large"):
+        announcement.parse_announcement(payload)
+
+    with pytest.raises(ConfigError, match=r"the node announcement would be \d+ bytes, more than"):
+        check_announceable(config, sample_interval=30)
+    check_announceable(parse_config(node(), environ={}), sample_interval=30)  # no error

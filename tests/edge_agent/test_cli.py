@@ -2,6 +2,7 @@
 
 import dataclasses
 import io
+import json
 from pathlib import Path
 import shutil
 import subprocess
@@ -97,6 +98,31 @@ def test_run_with_a_broken_config_names_the_problem(tmp_path: Path) -> None:
     result = run_cli("run", "--config", str(config))
     assert result.returncode == 2
     assert "node_id" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_a_node_too_large_to_announce_is_refused_before_it_starts(
+    tmp_path: Path, command: str
+) -> None:
+    sensors = [
+        {
+            "key": f"m{mux}{channel}{address}",
+            "name": "n" * 600,
+            "address": address,
+            "mux_address": 0x70 + mux,
+            "mux_channel": channel,
+        }
+        for mux in range(6)
+        for channel in range(8)
+        for address in (0x76, 0x77)
+    ]
+    config = tmp_path / "config.yaml"
+    raw = {"node_id": "tent", "broker": {"host": "x"}, "sensors": sensors}
+    config.write_text(json.dumps(raw), encoding="utf-8")  # JSON is YAML
+    result = run_cli(command, "--config", str(config))
+    assert result.returncode == 2
+    assert "the node announcement would be" in result.stderr
     assert "Traceback" not in result.stderr
 
 
