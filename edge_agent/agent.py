@@ -1,8 +1,11 @@
 """The agent loop: sensors → outbox → MQTT, commands → relays, link-loss fail-safe.
 
-Everything runs in one thread. paho's network thread only hands events over a queue
-(see :mod:`edge_agent.link`); the loop waits on that queue until the next deadline (the
-next actuator tick, sample or re-announcement), so it never spins.
+The loop's thread does all the work on sensors, relays and the forwarding state. Two
+other threads exist: paho's network thread only hands events over a queue (see
+:mod:`edge_agent.link`), and outbox pruning runs in a background thread because thinning a
+large backlog takes seconds (the outbox serialises access with its lock). The loop waits
+on the event queue until the next deadline (the next actuator tick, sample or
+re-announcement), so it never spins.
 
 Durations (sample interval, interlock timers, link-loss timeout) are measured on the
 agent's ``clock``, which the simulator scales so that ``simulate --speed N`` runs N times
@@ -11,9 +14,7 @@ faster than real time. Reading timestamps are always the real UTC wall clock.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Sequence
-import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import functools
@@ -28,7 +29,6 @@ from typing import Final, Protocol
 from .actuators import ActuatorBank
 from .config import AgentConfig
 from .discovery import (
-    BACKFILL_BATCH_SIZE,
     CHECK_PROBE_ACTUATOR,
     MAX_REMOVED_COMPONENTS,
     PAYLOAD_OFF,
@@ -36,9 +36,8 @@ from .discovery import (
     PAYLOAD_ON,
     PAYLOAD_ONLINE,
     PayloadError,
-    ReplayRequest,
+    Refusal,
     Topics,
-    build_backfill_payload,
     build_diagnostics_payload,
     build_discovery_payload,
     build_node_announcement,
@@ -49,6 +48,7 @@ from .discovery import (
     parse_replay_request,
     stale_components,
 )
+from .forwarding import Forwarder
 from .health import NodeHealth
 from .identity import load_or_create_client_id
 from .link import (
@@ -63,19 +63,12 @@ from .link import (
     StatusMessage,
     Subscription,
 )
-from .outbox import Outbox, StoredReading, to_wire
+from .outbox import Outbox
+from .refused import RefusedMessages
 from .sensors import SensorSupervisor
 
 _LOGGER = logging.getLogger(__name__)
 
-#: Live readings waiting for their PUBACK; beyond this the broker is not keeping up and
-#: readings wait in the outbox for the backfill instead (bounds memory on a stuck link).
-MAX_PENDING_LIVE: Final = 1000
-#: Replay requests waiting to be answered; more are refused (bounded memory).
-MAX_QUEUED_REPLAYS: Final = 16
-#: A publish without PUBACK for this long (real s) is given up: paho resends QoS 1 messages
-#: after every reconnect, so this only guards against a lost message stalling the backfill.
-PUBACK_TIMEOUT: Final = 300.0
 #: Real seconds the first reading waits for the broker connection.
 FIRST_SAMPLE_GRACE: Final = 2.0
 #: Events handled in one go before the loop looks at its timers again.
@@ -130,20 +123,6 @@ class AgentOptions:
     #: MQTT client id; None: the installation's own, kept next to the outbox
     #: (see :mod:`edge_agent.identity`).
     client_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _BackfillBatch:
-    mid: int
-    seqs: tuple[int, ...]
-    own: bool  # True: unsent readings (mark them sent on PUBACK); False: a replay answer
-    sent_at: float  # real monotonic
-
-
-@dataclass(frozen=True, slots=True)
-class _PendingLive:
-    seq: int
-    sent_at: float  # real monotonic
 
 
 class Agent:
@@ -204,17 +183,13 @@ class Agent:
         self._component_ids = frozenset(
             discovery_components(config, sample_interval=self.real_sample_interval)
         )
+        self._forwarder = Forwarder(outbox, self.topics, self.link, note_problem=self._note_error)
         self._removed_components: dict[str, str] = {}
+        self._refused = RefusedMessages()
         self._stop_requested = False
-        self._connected = False
         self._ha_online = True  # until Home Assistant says otherwise
         self._link_down_since: float | None = self._clock()
         self._link_lost_applied = False
-        self._pending_live: dict[int, _PendingLive] = {}  # by mid
-        self._next_expiry_check = 0.0
-        self._backfill_inflight: _BackfillBatch | None = None
-        self._own_backfill_wanted = False
-        self._replays: deque[ReplayRequest] = deque()
         self._reannounce_at: float | None = None  # real monotonic
         self._last_error: str | None = None
         self._next_sample = 0.0  # agent clock
@@ -322,14 +297,14 @@ class Agent:
         The broker acknowledges in order, and the stop waits for the acknowledgements of
         the final messages, so those of the readings sent before them are queued by now.
         """
-        self._connected = False  # nothing more is sent
+        self._forwarder.link_down()  # nothing more is sent
         while True:
             try:
                 event = self._events.get_nowait()
             except queue.Empty:
                 return
             if isinstance(event, PublishAcknowledged):
-                self._on_acknowledged(event.mid)
+                self._forwarder.acknowledged(event.mid)
 
     # ------------------------------------------------------------------ events
 
@@ -338,33 +313,26 @@ class Agent:
             case Connected():
                 self._on_connected()
             case Disconnected(reason=reason):
-                self._connected = False
+                self._forwarder.link_down()
                 self._note_error(f"broker connection lost: {reason}")
                 self._update_link_state()
             case ConnectionFailed(reason=reason):
                 # Already logged by the link (rate-limited); kept for the diagnostics.
-                self._connected = False
+                self._forwarder.link_down()
                 self._last_error = f"{format_timestamp(self.options.wall_clock())} {reason}"
                 self._update_link_state()
             case MessageReceived(topic=topic, payload=payload, retained=retained):
                 self._on_message(topic, payload, retained=retained)
             case PublishAcknowledged(mid=mid):
-                self._on_acknowledged(mid)
+                self._forwarder.acknowledged(mid)
 
     def _on_connected(self) -> None:
-        self._connected = True
+        self._forwarder.link_up()
         if not self._sampled:
             self._next_sample = self._clock()
-        # paho sends every unacknowledged QoS 1 message again now: restart their timeouts.
-        now = time.monotonic()
-        for mid, entry in self._pending_live.items():
-            self._pending_live[mid] = _PendingLive(entry.seq, now)
-        if self._backfill_inflight is not None:
-            self._backfill_inflight = dataclasses.replace(self._backfill_inflight, sent_at=now)
         self._announce()
-        self._own_backfill_wanted = True
         self._update_link_state()
-        self._pump_backfill()
+        self._forwarder.pump()
 
     def _announce(self) -> None:
         """Discovery, node announcement, availability and every relay state."""
@@ -404,6 +372,7 @@ class Agent:
             _LOGGER.warning("Home Assistant announced itself offline")
             self._ha_online = False
         else:
+            self._refused.count(Refusal.HA_STATUS_UNKNOWN)
             _LOGGER.warning("ignoring unknown Home Assistant status %r", status[:40])
         self._update_link_state()
 
@@ -415,11 +384,13 @@ class Agent:
         try:
             stale = stale_components(payload, self._component_ids, node_id=self.config.node_id)
         except PayloadError as err:
+            self._refused.count(err.refusal)
             _LOGGER.warning("ignoring a message on %s: %s", self.topics.discovery, err)
             return
         new = sorted(key for key in stale if key not in self._removed_components)
         room = MAX_REMOVED_COMPONENTS - len(self._removed_components)
         if len(new) > room:
+            self._refused.count(Refusal.DISCOVERY_TOO_MANY_REMOVALS)
             _LOGGER.warning(
                 "not removing %d more component(s) from Home Assistant: at most %d at a time",
                 len(new) - room,
@@ -442,113 +413,38 @@ class Agent:
             _LOGGER.debug("command topic probe of rala-edge check received")
             return
         if key not in self._actuator_keys:
+            self._refused.count(Refusal.COMMAND_UNKNOWN_ACTUATOR)
             self._note_error(f"command for unknown actuator {key!r} ignored")
             return
         try:
             on = parse_command(payload, retained=retained, now=self.options.wall_clock())
         except PayloadError as err:
+            self._refused.count(err.refusal)
             self._note_error(f"{key}: {err}")
             return
         result = self._bank.command(key, on)
         if result.accepted:
             _LOGGER.info("%s %s", key, "on" if result.state else "off")
         else:
+            self._refused.count(Refusal.COMMAND_NOT_ALLOWED)
             _LOGGER.warning("%s: %s refused: %s", key, "ON" if on else "OFF", result.reason)
         # Always answer with the pin read back, so Home Assistant shows what really happened.
         self._publish_actuator_state(key)
 
     def _on_replay_request(self, payload: bytes, *, retained: bool) -> None:
         if retained:
+            self._refused.count(Refusal.REPLAY_RETAINED)
             _LOGGER.warning("ignoring a retained replay request")
             return
         try:
             request = parse_replay_request(payload)
         except PayloadError as err:
+            self._refused.count(err.refusal)
             self._note_error(str(err))
             return
-        if len(self._replays) >= MAX_QUEUED_REPLAYS:
+        if not self._forwarder.request_replay(request):
+            self._refused.count(Refusal.REPLAY_QUEUE_FULL)
             self._note_error(f"replay request {request.request_id!r} refused: too many queued")
-            return
-        _LOGGER.info(
-            "replay request %s: seq %d..%d", request.request_id, request.from_seq, request.to_seq
-        )
-        self._replays.append(request)
-        self._pump_backfill()
-
-    def _on_acknowledged(self, mid: int) -> None:
-        pending = self._pending_live.pop(mid, None)
-        if pending is not None:
-            self._outbox.mark_sent([pending.seq])
-            return
-        batch = self._backfill_inflight
-        if batch is not None and batch.mid == mid:
-            self._backfill_inflight = None
-            if batch.own:
-                self._outbox.mark_sent(batch.seqs)
-            self._pump_backfill()
-
-    # ------------------------------------------------------------------ backfill
-
-    def _pump_backfill(self) -> None:
-        """Send the next backfill batch if connected and none is waiting for its PUBACK.
-
-        Replay requests go first (someone is waiting for them), then the agent's own
-        unsent readings. One batch at a time keeps memory flat whatever the backlog.
-        """
-        if not self._connected or self._backfill_inflight is not None:
-            return
-        if self._replays:
-            request = self._replays[0]
-            readings = self._outbox.replay_range(
-                request.from_seq, request.to_seq, limit=BACKFILL_BATCH_SIZE
-            )
-            if not self._send_batch(readings, request_id=request.request_id, own=False):
-                return  # the connection just dropped: answer after the reconnect
-            if len(readings) < BACKFILL_BATCH_SIZE or readings[-1].seq >= request.to_seq:
-                self._replays.popleft()
-            else:
-                self._replays[0] = ReplayRequest(
-                    request.request_id, readings[-1].seq + 1, request.to_seq
-                )
-            return
-        if self._own_backfill_wanted:
-            pending = {entry.seq for entry in self._pending_live.values()}
-            # Live readings still waiting for their PUBACK are not backfilled: paho resends
-            # them after a reconnect and their PUBACK marks them sent.
-            readings = [
-                stored
-                for stored in self._outbox.unsent(limit=BACKFILL_BATCH_SIZE + len(pending))
-                if stored.seq not in pending
-            ][:BACKFILL_BATCH_SIZE]
-            if not readings:
-                self._own_backfill_wanted = False
-                return
-            self._send_batch(readings, request_id=None, own=True)
-
-    def _send_batch(
-        self, readings: Sequence[StoredReading], *, request_id: str | None, own: bool
-    ) -> bool:
-        payload = build_backfill_payload(
-            self.config.node_id,
-            [to_wire(stored) for stored in readings],
-            request_id=request_id,
-            oldest_available_seq=self._outbox.oldest_seq(),
-        )
-        mid = self.link.publish(self.topics.backfill, encode(payload))
-        if mid is None:
-            return False
-        self._backfill_inflight = _BackfillBatch(
-            mid, tuple(r.seq for r in readings), own, time.monotonic()
-        )
-        if readings:
-            _LOGGER.info(
-                "backfill %s: seq %d..%d (%d readings)",
-                "replay " + str(request_id) if request_id is not None else "after reconnect",
-                readings[0].seq,
-                readings[-1].seq,
-                len(readings),
-            )
-        return True
 
     # ------------------------------------------------------------------ periodic work
 
@@ -559,7 +455,7 @@ class Agent:
             self._publish_actuator_state(key)
         self._check_liveness()
         self._update_link_state()
-        self._expire_unacknowledged()
+        self._forwarder.expire_unacknowledged()
 
     def _check_liveness(self) -> None:
         """Give up a connection whose broker stopped answering (half-open TCP).
@@ -571,39 +467,17 @@ class Agent:
         if last_heard is None:
             return
         silent = max(0.0, time.monotonic() - last_heard)
-        self._connected = False
+        self._forwarder.link_down()
         since = self._clock() - silent * self.options.speed
         if self._link_down_since is None or since < self._link_down_since:
             self._link_down_since = since
         self._note_error(f"broker not answering for {silent:.0f} s: reconnecting")
 
-    def _expire_unacknowledged(self) -> None:
-        """Forget publishes whose PUBACK never came, so memory and the backfill cannot stall.
-
-        Their readings are still unsent in the outbox and go out with the backfill (a reading
-        may then arrive twice; consumers de-duplicate by seq).
-        """
-        now = time.monotonic()
-        if now < self._next_expiry_check or not self._connected:
-            return
-        self._next_expiry_check = now + 10.0
-        limit = now - PUBACK_TIMEOUT
-        expired = [mid for mid, entry in self._pending_live.items() if entry.sent_at < limit]
-        for mid in expired:
-            del self._pending_live[mid]
-        batch = self._backfill_inflight
-        if batch is not None and batch.sent_at < limit:
-            self._backfill_inflight = None
-            expired.append(batch.mid)
-        if expired:
-            self._note_error(f"{len(expired)} publish(es) not acknowledged, sending again")
-            self._own_backfill_wanted = True
-            self._pump_backfill()
-
     def _update_link_state(self) -> None:
         """Apply the link-loss fail-safe when the link has been down for too long."""
         now = self._clock()
-        if self._connected and self._ha_online:
+        connected = self._forwarder.connected
+        if connected and self._ha_online:
             self._link_down_since = None
             if self._link_lost_applied:
                 _LOGGER.info("link restored")
@@ -617,7 +491,7 @@ class Agent:
             and now - self._link_down_since >= self.config.link_loss_timeout
         ):
             self._link_lost_applied = True
-            why = "Home Assistant offline" if self._connected else "broker unreachable"
+            why = "Home Assistant offline" if connected else "broker unreachable"
             self._note_error(
                 f"link lost ({why} for {self.config.link_loss_timeout:.0f} s): "
                 "actuators to their link-loss state"
@@ -639,35 +513,19 @@ class Agent:
             except (sqlite3.Error, OSError, ValueError, RuntimeError) as err:
                 self._note_error(f"outbox append failed: {err}")
                 continue
-            self._publish_live(stored)
+            self._forwarder.send_live(stored)
             parts.append(
                 f"{reading.sensor} {reading.temperature:.1f} °C {reading.humidity:.1f} % "
                 f"{reading.pressure:.1f} hPa seq={stored.seq}"
             )
         # Readings waiting only for their PUBACK are not a backlog.
-        depth = max(0, self._outbox.depth() - len(self._pending_live))
-        _LOGGER.info("%s outbox=%d", "; ".join(parts) or "no sensors", depth)
+        depth = max(0, self._outbox.depth() - self._forwarder.awaiting_acknowledgement)
+        refused = f" refused={self._refused.total}" if self._refused.total else ""
+        _LOGGER.info("%s outbox=%d%s", "; ".join(parts) or "no sensors", depth, refused)
         self._publish_diagnostics(depth)
 
-    def _publish_live(self, stored: StoredReading) -> None:
-        """Publish a reading live; one that cannot go live waits for the backfill."""
-        if not self._connected:
-            return  # the backfill after the reconnect sends it
-        if len(self._pending_live) >= MAX_PENDING_LIVE:
-            self._note_error("broker is not acknowledging: readings wait in the outbox")
-            return
-        document = to_wire(stored)
-        del document["sensor"]
-        mid = self.link.publish(
-            self.topics.sensor_state(stored.reading.sensor), encode(document), retain=False
-        )
-        if mid is None:
-            self._own_backfill_wanted = True
-            return
-        self._pending_live[mid] = _PendingLive(stored.seq, time.monotonic())
-
     def _publish_diagnostics(self, depth: int) -> None:
-        if not self._connected:
+        if not self._forwarder.connected:
             return
         try:
             health = self._read_health()
@@ -681,6 +539,7 @@ class Agent:
             wifi_signal=health.wifi_signal,
             outbox_depth=depth,
             last_error=self._last_error,
+            refused=self._refused.by_reason(),
         )
         self.link.publish(self.topics.diagnostics, encode(payload))
 

@@ -10,7 +10,6 @@ import logging
 import os
 from pathlib import Path
 import random
-import re
 import signal
 import sqlite3
 import sys
@@ -22,7 +21,17 @@ from . import __version__
 from .actuators import ActuatorBank, ActuatorError, blinka_pin_factory
 from .agent import Agent, AgentOptions, ScaledClock
 from .check import run_checks
-from .config import AgentConfig, BrokerConfig, ConfigError, load_config, parse_config
+from .config import (
+    MAX_SAMPLE_INTERVAL,
+    MIN_SAMPLE_INTERVAL,
+    NODE_ID_PATTERN,
+    AgentConfig,
+    BrokerConfig,
+    ConfigError,
+    load_config,
+    parse_config,
+)
+from .discovery import check_announceable
 from .health import read_health
 from .link import LinkError
 from .outbox import Outbox
@@ -36,7 +45,6 @@ from .simulated import (
 
 _LOGGER = logging.getLogger("edge_agent")
 
-_NODE_ID = re.compile(r"[a-z0-9_-]+")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -141,13 +149,9 @@ def parse_broker_url(url: str, environ: Mapping[str, str] | None = None) -> Brok
     password = environment.get("RALA_MQTT_PASSWORD") or None
     if password is not None and username is None:
         raise ValueError("RALA_MQTT_PASSWORD needs a user: mqtt://USER@HOST or RALA_MQTT_USERNAME")
-    return BrokerConfig(
-        host=parts.hostname,
-        port=port if port is not None else (8883 if tls else 1883),
-        username=username,
-        password=password,
-        tls=tls,
-    )
+    # Without a port in the URL, BrokerConfig's default: the port of the scheme.
+    broker = BrokerConfig(host=parts.hostname, username=username, password=password, tls=tls)
+    return broker if port is None else dataclasses.replace(broker, port=port)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -163,11 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        if args.command == "run":
-            return _run(load_config(args.config))
         if args.command == "simulate":
             return _simulate(args)
-        return run_checks(load_config(args.config))
+        config = load_config(args.config)
+        check_announceable(config, sample_interval=config.sample_interval)
+        return _run(config) if args.command == "run" else run_checks(config)
     except ConfigError as err:
         print(f"rala-edge: {err}", file=sys.stderr)  # noqa: T201
         return EXIT_USAGE
@@ -229,12 +233,18 @@ def _fail(message: str) -> int:
 
 def _check_simulate_options(args: argparse.Namespace) -> None:
     """The options' own limits (the config file's rules apply to the same values)."""
-    if args.interval is not None and not args.interval >= 1:
-        raise ValueError(f"--interval must be at least 1 (simulated seconds), got {args.interval}")
+    if (
+        args.interval is not None
+        and not MIN_SAMPLE_INTERVAL <= args.interval <= MAX_SAMPLE_INTERVAL
+    ):
+        raise ValueError(
+            f"--interval must be at least {MIN_SAMPLE_INTERVAL:g} and at most "
+            f"{MAX_SAMPLE_INTERVAL:g} (simulated seconds), got {args.interval}"
+        )
     if args.link_loss_timeout is not None and not args.link_loss_timeout > 0:
         raise ValueError(f"--link-loss-timeout must be positive, got {args.link_loss_timeout}")
-    if args.node_id is not None and not _NODE_ID.fullmatch(args.node_id):
-        raise ValueError(f"--node-id must match [a-z0-9_-]+, got {args.node_id!r}")
+    if args.node_id is not None and not NODE_ID_PATTERN.fullmatch(args.node_id):
+        raise ValueError(f"--node-id must match {NODE_ID_PATTERN.pattern}, got {args.node_id!r}")
     if not args.speed > 0:
         raise ValueError(f"--speed must be positive, got {args.speed}")
     if not args.announce_delay >= 0:
@@ -267,6 +277,13 @@ def _simulation_config(args: argparse.Namespace) -> AgentConfig:
         config = dataclasses.replace(config, sample_interval=args.interval)
     if args.link_loss_timeout is not None:
         config = dataclasses.replace(config, link_loss_timeout=args.link_loss_timeout)
+    announced = config.sample_interval / args.speed
+    if announced > MAX_SAMPLE_INTERVAL:
+        raise ValueError(
+            f"--speed {args.speed:g} announces a sample interval of {announced:g} s, more than "
+            f"the {MAX_SAMPLE_INTERVAL:g} s Home Assistant accepts"
+        )
+    check_announceable(config, sample_interval=announced)
     state_dir: Path = args.state_dir or Path(tempfile.gettempdir()) / f"rala-edge-{config.node_id}"
     outbox = dataclasses.replace(config.outbox, path=state_dir / "outbox.sqlite")
     return dataclasses.replace(config, outbox=outbox)

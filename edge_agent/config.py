@@ -107,11 +107,35 @@ I2C_BUS_PINS: Final[Mapping[int, tuple[str, str]]] = MappingProxyType(
     {0: ("D0", "D1"), 1: ("D2", "D3")}
 )
 
+MQTT_PORT: Final = 1883
+MQTT_TLS_PORT: Final = 8883
+DEFAULT_DISCOVERY_PREFIX: Final = "homeassistant"
+DEFAULT_OUTBOX_BYTES: Final = 256 * 1024 * 1024
+DEFAULT_RETENTION_DAYS: Final = 14.0
 DEFAULT_OUTBOX_DIRECTORY: Final = Path("/var/lib/rala-edge")
 OUTBOX_FILE_NAME: Final = "outbox.sqlite"
 MIN_OUTBOX_BYTES: Final = 1024 * 1024
 #: Deeper YAML is refused before it is built (building it recurses once per level).
 MAX_YAML_DEPTH: Final = 64
+
+# What the node announces must be what the integration accepts from an announcement
+# (custom_components/rala/announcement.py, docs/protocol.md): a node can never announce
+# something its zone rejects. A test compares both sides.
+#: Node ids: the ``<node>`` of every topic.
+NODE_ID_PATTERN: Final = re.compile(r"[a-z0-9_-]+")
+#: Sensor and actuator keys: parts of component ids and entity ids, so no ``-``.
+KEY_PATTERN: Final = re.compile(r"[a-z0-9_]+")
+MIN_SAMPLE_INTERVAL: Final = 1.0
+#: Seconds; the integration's zone derives its default input age from it.
+MAX_SAMPLE_INTERVAL: Final = 3600.0
+#: Seconds; the bound of ``min_on`` and ``min_off`` (a day).
+MAX_MIN_TIME: Final = 86400.0
+#: Seconds; the bound of ``max_on`` (a week).
+MAX_MAX_ON: Final = 7 * 86400.0
+
+
+# Placeholder default of BrokerConfig.port, replaced at construction.
+_PORT_OF_SCHEME: Final = cast(int, object())
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +143,8 @@ class BrokerConfig:
     """How to reach the MQTT broker."""
 
     host: str
-    port: int = 1883
+    # When not given, __post_init__ fills in MQTT's port, or MQTT over TLS's with tls.
+    port: int = _PORT_OF_SCHEME
     username: str | None = None
     password: str | None = None
     tls: bool = False
@@ -127,6 +152,11 @@ class BrokerConfig:
     cert_file: Path | None = None
     key_file: Path | None = None
     keepalive: int = 60
+
+    def __post_init__(self) -> None:
+        """Fill in the default port of the scheme."""
+        if self.port is _PORT_OF_SCHEME:
+            object.__setattr__(self, "port", MQTT_TLS_PORT if self.tls else MQTT_PORT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +211,8 @@ class OutboxConfig:
     """Where readings wait until the broker has acknowledged them."""
 
     path: Path
-    max_bytes: int = 256 * 1024 * 1024
-    retention_days: float = 14.0
+    max_bytes: int = DEFAULT_OUTBOX_BYTES
+    retention_days: float = DEFAULT_RETENTION_DAYS
 
 
 def _empty_mapping() -> Mapping[str, Any]:
@@ -201,7 +231,7 @@ class AgentConfig:
     outbox: OutboxConfig
     sample_interval: float = 30.0
     link_loss_timeout: float = 120.0
-    discovery_prefix: str = "homeassistant"
+    discovery_prefix: str = DEFAULT_DISCOVERY_PREFIX
     i2c_bus: int = 1
     # Raw `simulation:` section, validated by sim.TentParameters.from_mapping.
     simulation: Mapping[str, Any] = field(default_factory=_empty_mapping)
@@ -209,8 +239,6 @@ class AgentConfig:
 
 # --------------------------------------------------------------------------- validators
 
-_NODE_ID = re.compile(r"^[a-z0-9_-]+$")
-_SLUG = re.compile(r"^[a-z0-9_]+$")
 _PIN = re.compile(r"^(?:D|GPIO)?(\d+)$", re.IGNORECASE)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|sec|m|min|h)?\s*$", re.IGNORECASE)
 _DURATION_UNITS: Final = {"": 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
@@ -287,19 +315,44 @@ def _boolean(value: Any) -> bool:
     raise vol.Invalid(f"expected true or false, got {value!r}")
 
 
+def _as_number(value: Any, *, integer: bool = False) -> float | None:
+    """The number ``value`` stands for, or None: YAML numbers and numeric strings.
+
+    Strings come from ``${VAR}`` substitution or quoted YAML; integers may be written in
+    any base Python accepts (``0x76``). Booleans, infinities and NaN are no numbers.
+    """
+    if isinstance(value, bool):
+        return None
+    if integer:
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value.strip(), 0)
+            except ValueError:
+                return None
+        return None
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    elif isinstance(value, int | float):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond float's range
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _integer(minimum: int, maximum: int, what: str = "an integer") -> Validator:
     def validate(value: Any) -> int:
-        number: int | None = None
-        if isinstance(value, int) and not isinstance(value, bool):
-            number = value
-        elif isinstance(value, str):
-            try:
-                number = int(value.strip(), 0)
-            except ValueError:
-                number = None
+        number = _as_number(value, integer=True)
         if number is None or not minimum <= number <= maximum:
             raise vol.Invalid(f"expected {what} from {minimum} to {maximum}, got {value!r}")
-        return number
+        return int(number)
 
     return validate
 
@@ -313,17 +366,9 @@ def _number(
         what = f"a number from {minimum:g} to {maximum:g} {unit}"
 
     def validate(value: Any) -> float:
-        number: float | None = None
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            number = float(value)
-        elif isinstance(value, str):
-            try:
-                number = float(value.strip())
-            except ValueError:
-                number = None
+        number = _as_number(value)
         if (
             number is None
-            or not math.isfinite(number)
             or number > maximum
             or number < minimum
             or (exclusive_minimum and number == minimum)
@@ -334,19 +379,21 @@ def _number(
     return validate
 
 
-def _duration(minimum: float = 0.0, *, allow_zero: bool = True) -> Validator:
+def _duration(
+    minimum: float = 0.0, maximum: float = math.inf, *, allow_zero: bool = True
+) -> Validator:
     bound = f"of at least {minimum:g} s" if allow_zero else "greater than 0 s"
+    if maximum < math.inf:
+        bound += f" and at most {maximum:g} s"
     what = f"a duration {bound} (a number of seconds, or e.g. '90s', '5m', '1h')"
 
     def validate(value: Any) -> float:
-        seconds: float | None = None
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            seconds = float(value)
-        elif isinstance(value, str) and (match := _DURATION.fullmatch(value)):
+        seconds = _as_number(value)
+        if seconds is None and isinstance(value, str) and (match := _DURATION.fullmatch(value)):
             seconds = float(match.group(1)) * _DURATION_UNITS[(match.group(2) or "").lower()]
         if seconds is None or not math.isfinite(seconds):
             raise vol.Invalid(f"expected {what}, got {value!r}")
-        if seconds < minimum or (not allow_zero and seconds == 0):
+        if seconds < minimum or seconds > maximum or (not allow_zero and seconds == 0):
             raise vol.Invalid(f"expected {what}, got {value!r}")
         return seconds
 
@@ -355,32 +402,23 @@ def _duration(minimum: float = 0.0, *, allow_zero: bool = True) -> Validator:
 
 def _byte_size(value: Any) -> int:
     what = f"a size in bytes of at least {MIN_OUTBOX_BYTES} (a number, or e.g. '256 MiB')"
-    size: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        size = value
-    elif isinstance(value, str) and (match := _SIZE.fullmatch(value)):
+    size = _as_number(value, integer=True)
+    if size is None and isinstance(value, str) and (match := _SIZE.fullmatch(value)):
         size = int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower()])
     if size is None or size < MIN_OUTBOX_BYTES:
         raise vol.Invalid(f"expected {what}, got {value!r}")
-    return size
+    return int(size)
 
 
 def _i2c_address(allowed: Sequence[int], what: str) -> Validator:
     choices = ", ".join(f"0x{address:02x}" for address in allowed)
 
     def validate(value: Any) -> int:
-        address: int | None = None
-        if isinstance(value, int) and not isinstance(value, bool):
-            address = value
-        elif isinstance(value, str):
-            try:
-                address = int(value.strip(), 0)
-            except ValueError:
-                address = None
+        address = _as_number(value, integer=True)
         if address is None or address not in allowed:
             shown = f"0x{value:02x}" if isinstance(value, int) else repr(value)
             raise vol.Invalid(f"expected the {what} address ({choices}), got {shown}")
-        return address
+        return int(address)
 
     return validate
 
@@ -498,40 +536,40 @@ _BROKER_SCHEMA = vol.Schema(
         vol.Optional("port"): _integer(1, 65535, "a TCP port"),
         vol.Optional("username"): _blank_as_none(_text()),
         vol.Optional("password"): _blank_as_none(_secret),
-        vol.Optional("tls", default=False): _boolean,
+        vol.Optional("tls"): _boolean,
         vol.Optional("ca_file"): _optional(_path),
         vol.Optional("cert_file"): _optional(_path),
         vol.Optional("key_file"): _optional(_path),
-        vol.Optional("keepalive", default=60): _integer(5, 3600, "a keepalive in seconds"),
+        vol.Optional("keepalive"): _integer(5, 3600, "a keepalive in seconds"),
     }
 )
 
 _SENSOR_SCHEMA = vol.Schema(
     {
-        vol.Required("key"): _matching(_SLUG, "a key of lower-case letters, digits and '_'"),
+        vol.Required("key"): _matching(KEY_PATTERN, "a key of lower-case letters, digits and '_'"),
         vol.Optional("name"): _text(),
         vol.Optional("zone"): _text(),
-        vol.Optional("address", default=0x76): _i2c_address(BME280_ADDRESSES, "BME280"),
+        vol.Optional("address"): _i2c_address(BME280_ADDRESSES, "BME280"),
         vol.Optional("mux_address"): _optional(_i2c_address(MUX_ADDRESSES, "TCA9548A")),
         vol.Optional("mux_channel"): _optional(_integer(0, 7, "a mux channel")),
-        vol.Optional("temperature_offset", default=0.0): _number(-10.0, 10.0, unit="°C"),
-        vol.Optional("humidity_offset", default=0.0): _number(-20.0, 20.0, unit="% RH"),
-        vol.Optional("pressure_offset", default=0.0): _number(-50.0, 50.0, unit="hPa"),
+        vol.Optional("temperature_offset"): _number(-10.0, 10.0, unit="°C"),
+        vol.Optional("humidity_offset"): _number(-20.0, 20.0, unit="% RH"),
+        vol.Optional("pressure_offset"): _number(-50.0, 50.0, unit="hPa"),
     }
 )
 
 _ACTUATOR_SCHEMA = vol.Schema(
     {
-        vol.Required("key"): _matching(_SLUG, "a key of lower-case letters, digits and '_'"),
+        vol.Required("key"): _matching(KEY_PATTERN, "a key of lower-case letters, digits and '_'"),
         vol.Optional("name"): _text(),
         vol.Required("kind"): _kind,
         vol.Optional("zone"): _text(),
         vol.Required("pin"): _pin,
-        vol.Optional("active_low", default=False): _boolean,
-        vol.Optional("boot_state", default=False): _boolean,
-        vol.Optional("min_on", default=0.0): _duration(),
-        vol.Optional("min_off", default=0.0): _duration(),
-        vol.Optional("max_on"): _optional(_duration(allow_zero=False)),
+        vol.Optional("active_low"): _boolean,
+        vol.Optional("boot_state"): _boolean,
+        vol.Optional("min_on"): _duration(maximum=MAX_MIN_TIME),
+        vol.Optional("min_off"): _duration(maximum=MAX_MIN_TIME),
+        vol.Optional("max_on"): _optional(_duration(maximum=MAX_MAX_ON, allow_zero=False)),
         vol.Optional("link_loss"): _link_loss,
     }
 )
@@ -539,10 +577,8 @@ _ACTUATOR_SCHEMA = vol.Schema(
 _OUTBOX_SCHEMA = vol.Schema(
     {
         vol.Optional("path"): _path,
-        vol.Optional("max_bytes", default=256 * 1024 * 1024): _byte_size,
-        vol.Optional("retention_days", default=14.0): _number(
-            0.0, 3650.0, exclusive_minimum=True, unit="days"
-        ),
+        vol.Optional("max_bytes"): _byte_size,
+        vol.Optional("retention_days"): _number(0.0, 3650.0, exclusive_minimum=True, unit="days"),
     }
 )
 
@@ -550,14 +586,14 @@ _OUTBOX_SCHEMA = vol.Schema(
 _TOP_SCHEMA = vol.Schema(
     {
         vol.Required("node_id"): _matching(
-            _NODE_ID, "a node id of lower-case letters, digits, '_' and '-'"
+            NODE_ID_PATTERN, "a node id of lower-case letters, digits, '_' and '-'"
         ),
         vol.Optional("name"): _text(),
         vol.Required("broker"): _BROKER_SCHEMA,
-        vol.Optional("sample_interval", default=30.0): _duration(1.0),
-        vol.Optional("link_loss_timeout", default=120.0): _duration(1.0),
-        vol.Optional("discovery_prefix", default="homeassistant"): _discovery_prefix,
-        vol.Optional("i2c_bus", default=1): _integer(0, 1, "an I2C bus number"),
+        vol.Optional("sample_interval"): _duration(MIN_SAMPLE_INTERVAL, MAX_SAMPLE_INTERVAL),
+        vol.Optional("link_loss_timeout"): _duration(1.0),
+        vol.Optional("discovery_prefix"): _discovery_prefix,
+        vol.Optional("i2c_bus"): _integer(0, 1, "an I2C bus number"),
         vol.Optional("sensors", default=list): _list_of(_SENSOR_SCHEMA, "sensors"),
         vol.Optional("actuators", default=list): _list_of(_ACTUATOR_SCHEMA, "actuators"),
         vol.Optional("outbox", default=dict): vol.All(_none_as(dict), _OUTBOX_SCHEMA),
@@ -657,19 +693,26 @@ def _resolve(path: Path | None, base_dir: Path | None) -> Path | None:
     return base_dir / path
 
 
-def _check_broker(broker: Mapping[str, Any], errors: list[str]) -> None:
-    if broker.get("password") is not None and broker.get("username") is None:
+_TLS_FILE_KEYS: Final = ("ca_file", "cert_file", "key_file")
+
+
+def _tls_files(broker: BrokerConfig) -> dict[str, Path | None]:
+    return {f"broker.{key}": getattr(broker, key) for key in _TLS_FILE_KEYS}
+
+
+def _check_broker(broker: BrokerConfig, errors: list[str]) -> None:
+    if broker.password is not None and broker.username is None:
         errors.append("broker.password: a password needs broker.username too")
-    has_cert = broker.get("cert_file") is not None
-    has_key = broker.get("key_file") is not None
+    has_cert = broker.cert_file is not None
+    has_key = broker.key_file is not None
     if has_cert != has_key:
         missing = "key_file" if has_cert else "cert_file"
         errors.append(f"broker.{missing}: a client certificate needs both cert_file and key_file")
-    if not broker["tls"]:
+    if not broker.tls:
         errors.extend(
-            f"broker.{name}: only used with tls: true"
-            for name in ("ca_file", "cert_file", "key_file")
-            if broker.get(name) is not None
+            f"{key}: only used with tls: true"
+            for key, path in _tls_files(broker).items()
+            if path is not None
         )
 
 
@@ -686,105 +729,98 @@ def _check_files(paths: Mapping[str, Path | None], errors: list[str]) -> None:
             errors.append(f"{key}: cannot be read by this user: {path}")
 
 
-def _check_sensors(sensors: Sequence[Mapping[str, Any]], errors: list[str]) -> None:
+def _check_sensors(sensors: Sequence[SensorConfig], errors: list[str]) -> None:
     keys: dict[str, int] = {}
     locations: dict[tuple[int | None, int | None, int], int] = {}
     for index, sensor in enumerate(sensors):
         where = f"sensors[{index}]"
-        if sensor["key"] in keys:
+        if sensor.key in keys:
             errors.append(
-                f"{where}.key: duplicate sensor key {sensor['key']!r} "
-                f"(already used by sensors[{keys[sensor['key']]}])"
+                f"{where}.key: duplicate sensor key {sensor.key!r} "
+                f"(already used by sensors[{keys[sensor.key]}])"
             )
-        keys.setdefault(sensor["key"], index)
-        mux_address, mux_channel = sensor.get("mux_address"), sensor.get("mux_channel")
-        if (mux_address is None) != (mux_channel is None):
-            missing = "mux_channel" if mux_channel is None else "mux_address"
+        keys.setdefault(sensor.key, index)
+        if (sensor.mux_address is None) != (sensor.mux_channel is None):
+            missing = "mux_channel" if sensor.mux_channel is None else "mux_address"
             errors.append(
                 f"{where}.{missing}: a sensor behind a mux needs both mux_address and mux_channel"
             )
             continue
-        location = (mux_address, mux_channel, sensor["address"])
+        location = (sensor.mux_address, sensor.mux_channel, sensor.address)
         if location in locations:
             errors.append(
-                f"{where}.address: 0x{sensor['address']:02x} is already used by "
+                f"{where}.address: 0x{sensor.address:02x} is already used by "
                 f"sensors[{locations[location]}] on the same bus segment"
             )
         locations.setdefault(location, index)
     _check_mux_conflicts(sensors, errors)
 
 
-def _check_mux_conflicts(sensors: Sequence[Mapping[str, Any]], errors: list[str]) -> None:
+def _check_mux_conflicts(sensors: Sequence[SensorConfig], errors: list[str]) -> None:
     # A selected mux channel is wired straight through to the main bus: a device behind it
     # answers together with a device of the same address on the main bus.
     direct = {
-        sensor["address"]: index
+        sensor.address: index
         for index, sensor in reversed(list(enumerate(sensors)))
-        if sensor.get("mux_address") is None
+        if sensor.mux_address is None
     }
-    addresses = {sensor["address"]: index for index, sensor in reversed(list(enumerate(sensors)))}
+    addresses = {sensor.address: index for index, sensor in reversed(list(enumerate(sensors)))}
     for index, sensor in enumerate(sensors):
-        mux_address = sensor.get("mux_address")
-        if mux_address is None:
+        if sensor.mux_address is None:
             continue
-        if sensor["address"] in direct:
+        if sensor.address in direct:
             errors.append(
-                f"sensors[{index}].address: 0x{sensor['address']:02x} behind a mux collides with "
-                f"sensors[{direct[sensor['address']]}] directly on the bus whenever the channel "
+                f"sensors[{index}].address: 0x{sensor.address:02x} behind a mux collides with "
+                f"sensors[{direct[sensor.address]}] directly on the bus whenever the channel "
                 "is selected (use the other address)"
             )
-        if mux_address in addresses:
+        if sensor.mux_address in addresses:
             errors.append(
-                f"sensors[{index}].mux_address: 0x{mux_address:02x} is also the address of "
-                f"sensors[{addresses[mux_address]}] (set the mux's A0-A2 pins to another address)"
+                f"sensors[{index}].mux_address: 0x{sensor.mux_address:02x} is also the address "
+                f"of sensors[{addresses[sensor.mux_address]}] (set the mux's A0-A2 pins to "
+                "another address)"
             )
 
 
-def _check_actuators(
-    actuators: Sequence[Mapping[str, Any]], i2c_bus: int, default_zone: str, errors: list[str]
-) -> None:
-    _check_boot_states(actuators, default_zone, errors)
+def _check_actuators(actuators: Sequence[ActuatorConfig], i2c_bus: int, errors: list[str]) -> None:
+    _check_boot_states(actuators, errors)
     keys: dict[str, int] = {}
     pins: dict[str, int] = {}
     reserved = I2C_BUS_PINS[i2c_bus]
     for index, actuator in enumerate(actuators):
         where = f"actuators[{index}]"
-        if actuator["key"] in keys:
+        if actuator.key in keys:
             errors.append(
-                f"{where}.key: duplicate actuator key {actuator['key']!r} "
-                f"(already used by actuators[{keys[actuator['key']]}])"
+                f"{where}.key: duplicate actuator key {actuator.key!r} "
+                f"(already used by actuators[{keys[actuator.key]}])"
             )
-        keys.setdefault(actuator["key"], index)
-        pin = actuator["pin"]
+        keys.setdefault(actuator.key, index)
+        pin = actuator.pin
         if pin in reserved:
             errors.append(f"{where}.pin: {pin} is a pin of I2C bus {i2c_bus}, used by the sensors")
         elif pin in pins:
             errors.append(f"{where}.pin: {pin} is already used by actuators[{pins[pin]}]")
         pins.setdefault(pin, index)
-        max_on = actuator.get("max_on")
-        if max_on is not None and max_on < actuator["min_on"]:
+        if actuator.max_on is not None and actuator.max_on < actuator.min_on:
             errors.append(
-                f"{where}.max_on: expected at least min_on ({actuator['min_on']:g} s), "
-                f"got {max_on:g} s"
+                f"{where}.max_on: expected at least min_on ({actuator.min_on:g} s), "
+                f"got {actuator.max_on:g} s"
             )
 
 
-def _check_boot_states(
-    actuators: Sequence[Mapping[str, Any]], default_zone: str, errors: list[str]
-) -> None:
+def _check_boot_states(actuators: Sequence[ActuatorConfig], errors: list[str]) -> None:
     booting_on: dict[tuple[ActuatorKind, str], int] = {}
     for index, actuator in enumerate(actuators):
-        if not actuator["boot_state"]:
+        if not actuator.boot_state:
             continue
-        zone = actuator.get("zone") or default_zone
-        partner_kind = EXCLUSIVE_KINDS.get(actuator["kind"])
-        if partner_kind is not None and (partner_kind, zone) in booting_on:
+        partner_kind = EXCLUSIVE_KINDS.get(actuator.kind)
+        if partner_kind is not None and (partner_kind, actuator.zone) in booting_on:
             errors.append(
                 f"actuators[{index}].boot_state: cannot boot on together with "
-                f"actuators[{booting_on[partner_kind, zone]}] ({partner_kind.value}): "
+                f"actuators[{booting_on[partner_kind, actuator.zone]}] ({partner_kind.value}): "
                 "they are never on together in one zone"
             )
-        booting_on.setdefault((actuator["kind"], zone), index)
+        booting_on.setdefault((actuator.kind, actuator.zone), index)
 
 
 def parse_config(
@@ -811,84 +847,78 @@ def parse_config(
     except vol.Invalid as error:
         raise ConfigError(_collect_invalid(error)) from None
 
-    broker = dict(data["broker"])
-    for override, key in (("RALA_MQTT_USERNAME", "username"), ("RALA_MQTT_PASSWORD", "password")):
-        if environment.get(override):
-            broker[key] = environment[override]
-    sensors: list[dict[str, Any]] = data["sensors"] or []
-    actuators: list[dict[str, Any]] = data["actuators"] or []
-    _check_broker(broker, errors)
-    tls_files = {
-        f"broker.{name}": _resolve(broker.get(name), base_dir)
-        for name in ("ca_file", "cert_file", "key_file")
-    }
-    if broker["tls"]:
-        _check_files(tls_files, errors)
-    _check_sensors(sensors, errors)
     name: str = data.get("name") or data["node_id"]
-    _check_actuators(actuators, data["i2c_bus"], name, errors)
-    if not sensors and not actuators:
+    broker = _broker_config(data["broker"], environment, base_dir)
+    outbox: dict[str, Any] = data["outbox"]
+    default_directory = Path(environment.get("STATE_DIRECTORY") or DEFAULT_OUTBOX_DIRECTORY)
+    outbox_path = _resolve(outbox.get("path"), base_dir) or default_directory / OUTBOX_FILE_NAME
+    config = AgentConfig(
+        node_id=data["node_id"],
+        name=name,
+        broker=broker,
+        sensors=tuple(_sensor_config(sensor, name) for sensor in data["sensors"]),
+        actuators=tuple(_actuator_config(actuator, name) for actuator in data["actuators"]),
+        outbox=OutboxConfig(path=outbox_path, **_given(outbox, "max_bytes", "retention_days")),
+        simulation=data["simulation"],
+        **_given(data, "sample_interval", "link_loss_timeout", "discovery_prefix", "i2c_bus"),
+    )
+    _check_broker(broker, errors)
+    if broker.tls:
+        _check_files(_tls_files(broker), errors)
+    _check_sensors(config.sensors, errors)
+    _check_actuators(config.actuators, config.i2c_bus, errors)
+    if not config.sensors and not config.actuators:
         errors.append("sensors: a node needs at least one sensor or actuator")
     if errors:
         raise ConfigError(errors)
+    return config
 
-    outbox: dict[str, Any] = data["outbox"] or {}
-    default_directory = Path(environment.get("STATE_DIRECTORY") or DEFAULT_OUTBOX_DIRECTORY)
-    outbox_path = _resolve(outbox.get("path"), base_dir) or default_directory / OUTBOX_FILE_NAME
-    return AgentConfig(
-        node_id=data["node_id"],
-        name=name,
-        broker=BrokerConfig(
-            host=broker["host"],
-            port=broker.get("port") or (8883 if broker["tls"] else 1883),
-            username=broker.get("username"),
-            password=broker.get("password"),
-            tls=broker["tls"],
-            ca_file=tls_files["broker.ca_file"],
-            cert_file=tls_files["broker.cert_file"],
-            key_file=tls_files["broker.key_file"],
-            keepalive=broker["keepalive"],
+
+def _given(validated: Mapping[str, Any], *keys: str) -> dict[str, Any]:
+    """The ``keys`` the file gave: the dataclasses' own defaults stand for the others."""
+    return {key: validated[key] for key in keys if validated.get(key) is not None}
+
+
+def _broker_config(
+    broker: Mapping[str, Any], environment: Mapping[str, str], base_dir: Path | None
+) -> BrokerConfig:
+    given = dict(broker)
+    for override, key in (("RALA_MQTT_USERNAME", "username"), ("RALA_MQTT_PASSWORD", "password")):
+        if environment.get(override):
+            given[key] = environment[override]
+    for key in _TLS_FILE_KEYS:
+        given[key] = _resolve(given.get(key), base_dir)
+    return BrokerConfig(
+        host=given["host"],
+        **_given(given, "port", "username", "password", "tls", *_TLS_FILE_KEYS, "keepalive"),
+    )
+
+
+def _sensor_config(sensor: Mapping[str, Any], node_name: str) -> SensorConfig:
+    return SensorConfig(
+        key=sensor["key"],
+        name=sensor.get("name") or _default_name(sensor["key"]),
+        zone=sensor.get("zone") or node_name,
+        **_given(
+            sensor,
+            "address",
+            "mux_address",
+            "mux_channel",
+            "temperature_offset",
+            "humidity_offset",
+            "pressure_offset",
         ),
-        sensors=tuple(
-            SensorConfig(
-                key=sensor["key"],
-                name=sensor.get("name") or _default_name(sensor["key"]),
-                zone=sensor.get("zone") or name,
-                address=sensor["address"],
-                mux_address=sensor.get("mux_address"),
-                mux_channel=sensor.get("mux_channel"),
-                temperature_offset=sensor["temperature_offset"],
-                humidity_offset=sensor["humidity_offset"],
-                pressure_offset=sensor["pressure_offset"],
-            )
-            for sensor in sensors
-        ),
-        actuators=tuple(
-            ActuatorConfig(
-                key=actuator["key"],
-                name=actuator.get("name") or _default_name(actuator["key"]),
-                kind=actuator["kind"],
-                zone=actuator.get("zone") or name,
-                pin=actuator["pin"],
-                active_low=actuator["active_low"],
-                boot_state=actuator["boot_state"],
-                min_on=actuator["min_on"],
-                min_off=actuator["min_off"],
-                max_on=actuator.get("max_on"),
-                link_loss=actuator.get("link_loss") or default_link_loss(actuator["kind"]),
-            )
-            for actuator in actuators
-        ),
-        outbox=OutboxConfig(
-            path=outbox_path,
-            max_bytes=outbox["max_bytes"] if "max_bytes" in outbox else 256 * 1024 * 1024,
-            retention_days=outbox.get("retention_days", 14.0),
-        ),
-        sample_interval=data["sample_interval"],
-        link_loss_timeout=data["link_loss_timeout"],
-        discovery_prefix=data["discovery_prefix"],
-        i2c_bus=data["i2c_bus"],
-        simulation=data["simulation"] or _empty_mapping(),
+    )
+
+
+def _actuator_config(actuator: Mapping[str, Any], node_name: str) -> ActuatorConfig:
+    return ActuatorConfig(
+        key=actuator["key"],
+        name=actuator.get("name") or _default_name(actuator["key"]),
+        kind=actuator["kind"],
+        zone=actuator.get("zone") or node_name,
+        pin=actuator["pin"],
+        **_given(actuator, "active_low", "boot_state", "min_on", "min_off", "max_on", "link_loss"),
     )
 
 

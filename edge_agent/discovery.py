@@ -1,8 +1,9 @@
-"""The agent's MQTT payloads: topics, Home Assistant device discovery, node announcement.
+"""The node protocol's wire format: topics, discovery, announcement, readings, replays.
 
-Pure module (no MQTT client, no Home Assistant): it builds the JSON documents described
-in ``docs/protocol.md`` from the agent's configuration and parses what arrives from the
-outside (switch commands, replay requests) into values or a clear error.
+Pure module (no MQTT client, no Home Assistant): it builds every JSON document described
+in ``docs/protocol.md`` (device discovery, node announcement, live readings, backfill
+batches, diagnostics) and parses what arrives from the outside (switch commands, replay
+requests, the node's own retained discovery) into values or a clear error.
 """
 
 from __future__ import annotations
@@ -10,13 +11,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 import json
 import math
 import re
 from typing import Any, Final
 
 from . import __version__
-from .config import ActuatorKind, AgentConfig, SensorConfig
+from .config import (
+    DEFAULT_DISCOVERY_PREFIX,
+    ActuatorKind,
+    AgentConfig,
+    ConfigError,
+    SensorConfig,
+)
+from .outbox import StoredReading
 
 ORIGIN_NAME: Final = "rala-edge"
 ORIGIN_URL: Final = "https://github.com/rala-grow/rala"
@@ -41,6 +50,8 @@ MAX_SEQ: Final = 2**63 - 1
 MAX_JSON_DEPTH: Final = 16
 #: A message on the node's own discovery topic larger than this is not read.
 MAX_DISCOVERY_BYTES: Final = 256 * 1024
+#: The integration refuses a larger node announcement unread.
+MAX_ANNOUNCEMENT_BYTES: Final = 64 * 1024
 #: At most this many components are removed from Home Assistant per run of the agent.
 MAX_REMOVED_COMPONENTS: Final = 64
 #: Components of the node's own discovery document that it may remove: what it publishes.
@@ -74,7 +85,7 @@ class Topics:
     """Every MQTT topic of one node (see the table in ``docs/protocol.md``)."""
 
     node_id: str
-    discovery_prefix: str = "homeassistant"
+    discovery_prefix: str = DEFAULT_DISCOVERY_PREFIX
 
     @property
     def base(self) -> str:
@@ -148,9 +159,12 @@ class Topics:
 
 
 def format_timestamp(moment: datetime) -> str:
-    """ISO 8601 in UTC with millisecond precision and a ``Z`` suffix."""
-    if moment.tzinfo is None:
-        raise ValueError("timestamp must be timezone-aware")
+    """ISO 8601 in UTC with millisecond precision and a ``Z`` suffix.
+
+    The milliseconds are truncated, not rounded: rounding could carry into the next second.
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"timestamp must be timezone-aware (UTC), got naive {moment!r}")
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -217,8 +231,13 @@ class _Diagnostic:
     device_class: str | None
     unit: str | None
     precision: int | None
-    numeric: bool = True
+    state_class: str | None = "measurement"  # None: not a number
+    #: Key of the diagnostics document whose object becomes the entity's attributes.
+    attributes: str | None = None
 
+
+#: Key of the per-reason counts of refused messages in the diagnostics document.
+REFUSED_BY_REASON: Final = "refused_by_reason"
 
 DIAGNOSTICS: Final = (
     _Diagnostic("cpu_temperature", "CPU temperature", "temperature", "°C", 1),
@@ -226,7 +245,17 @@ DIAGNOSTICS: Final = (
     _Diagnostic("uptime", "Uptime", "duration", "s", 0),
     _Diagnostic("wifi_signal", "Wi-Fi signal", "signal_strength", "dBm", 0),
     _Diagnostic("outbox_depth", "Outbox depth", None, None, 0),
-    _Diagnostic("last_error", "Last error", None, None, None, numeric=False),
+    _Diagnostic("last_error", "Last error", None, None, None, state_class=None),
+    # Counted since the agent started: a restart starts again from 0.
+    _Diagnostic(
+        "refused_messages",
+        "Refused messages",
+        None,
+        None,
+        0,
+        state_class="total_increasing",
+        attributes=REFUSED_BY_REASON,
+    ),
 )
 
 
@@ -275,8 +304,13 @@ def _diagnostic_components(
             "value_template": f"{{{{ value_json.{diagnostic.key} }}}}",
             "expire_after": expire_after,
         }
-        if diagnostic.numeric:
-            component["state_class"] = "measurement"
+        if diagnostic.state_class is not None:
+            component["state_class"] = diagnostic.state_class
+        if diagnostic.attributes is not None:
+            component["json_attributes_topic"] = topics.diagnostics
+            component["json_attributes_template"] = (
+                f"{{{{ value_json.{diagnostic.attributes} | tojson }}}}"
+            )
         if diagnostic.device_class is not None:
             component["device_class"] = diagnostic.device_class
         if diagnostic.unit is not None:
@@ -369,11 +403,12 @@ def stale_components(
         return {}
     if len(previous_payload) > MAX_DISCOVERY_BYTES:
         raise PayloadError(
-            f"discovery document of {len(previous_payload)} bytes exceeds {MAX_DISCOVERY_BYTES}"
+            f"discovery document of {len(previous_payload)} bytes exceeds {MAX_DISCOVERY_BYTES}",
+            Refusal.DISCOVERY_INVALID,
         )
-    document = load_json(previous_payload, "discovery document")
+    document = load_json(previous_payload, "discovery document", refusal=Refusal.DISCOVERY_INVALID)
     if not isinstance(document, dict) or not isinstance(document.get("cmps"), dict):
-        raise PayloadError("discovery document has no cmps object")
+        raise PayloadError("discovery document has no cmps object", Refusal.DISCOVERY_INVALID)
     wanted = set(current)
     own_prefix = "rala_" if node_id is None else f"rala_{node_id}_"
     stale: dict[str, str] = {}
@@ -438,6 +473,54 @@ def build_node_announcement(config: AgentConfig, *, sample_interval: float) -> d
     }
 
 
+def live_reading_payload(stored: StoredReading) -> dict[str, Any]:
+    """A reading as published live on its sensor's state topic (the topic names the sensor)."""
+    reading = stored.reading
+    return {
+        "seq": stored.seq,
+        "ts": format_timestamp(reading.measured_at),
+        "temperature": reading.temperature,
+        "humidity": reading.humidity,
+        "pressure": reading.pressure,
+    }
+
+
+def backfill_reading_payload(stored: StoredReading) -> dict[str, Any]:
+    """A reading as it appears in a backfill batch: with the key of its sensor."""
+    reading = stored.reading
+    return {
+        "seq": stored.seq,
+        "ts": format_timestamp(reading.measured_at),
+        "sensor": reading.sensor,
+        "temperature": reading.temperature,
+        "humidity": reading.humidity,
+        "pressure": reading.pressure,
+    }
+
+
+def check_announceable(config: AgentConfig, *, sample_interval: float) -> None:
+    """Raise ConfigError when the node's documents would be too large to be read.
+
+    Home Assistant's RALA integration refuses a node announcement over
+    MAX_ANNOUNCEMENT_BYTES, and the agent itself does not read back a discovery document
+    over MAX_DISCOVERY_BYTES; long names on many sensors could reach either.
+    """
+    errors = []
+    documents = (
+        ("node announcement", build_node_announcement, MAX_ANNOUNCEMENT_BYTES),
+        ("discovery document", build_discovery_payload, MAX_DISCOVERY_BYTES),
+    )
+    for what, build, limit in documents:
+        size = len(encode(build(config, sample_interval=sample_interval)))
+        if size > limit:
+            errors.append(
+                f"configuration: the {what} would be {size} bytes, more than the {limit} "
+                "that can be read (shorten the names, or use fewer sensors or actuators)"
+            )
+    if errors:
+        raise ConfigError(errors)
+
+
 def build_backfill_payload(
     node_id: str,
     readings: Sequence[Mapping[str, Any]],
@@ -464,6 +547,7 @@ def build_diagnostics_payload(
     wifi_signal: int | None,
     outbox_depth: int,
     last_error: str | None,
+    refused: Mapping[Refusal, int],
 ) -> dict[str, Any]:
     """Node health as published on ``rala/<node>/diagnostics``."""
     return {
@@ -473,6 +557,8 @@ def build_diagnostics_payload(
         "wifi_signal": wifi_signal,
         "outbox_depth": outbox_depth,
         "last_error": None if last_error is None else last_error[:STATE_MAX_LENGTH],
+        "refused_messages": sum(refused.values()),
+        REFUSED_BY_REASON: {str(refusal): count for refusal, count in refused.items()},
     }
 
 
@@ -481,8 +567,31 @@ def encode(document: Mapping[str, Any]) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+class Refusal(StrEnum):
+    """Why the agent refused an incoming message: the keys of its refused-messages counts."""
+
+    COMMAND_MALFORMED = "command_malformed"
+    COMMAND_RETAINED = "command_retained"
+    COMMAND_STALE = "command_stale"
+    COMMAND_UNKNOWN_ACTUATOR = "command_unknown_actuator"
+    #: Well-formed, but the relay's interlocks said no (minimum times, exclusive partner,
+    #: link lost): counted so a controller that fights the node shows up.
+    COMMAND_NOT_ALLOWED = "command_not_allowed"
+    REPLAY_MALFORMED = "replay_malformed"
+    REPLAY_RETAINED = "replay_retained"
+    REPLAY_QUEUE_FULL = "replay_queue_full"
+    DISCOVERY_INVALID = "discovery_invalid"
+    DISCOVERY_TOO_MANY_REMOVALS = "discovery_too_many_removals"
+    HA_STATUS_UNKNOWN = "ha_status_unknown"
+
+
 class PayloadError(ValueError):
-    """An incoming payload was refused; the message says why."""
+    """An incoming payload was refused; the message says why, ``refusal`` how to count it."""
+
+    def __init__(self, message: str, refusal: Refusal) -> None:
+        """Keep the reason with the message."""
+        super().__init__(message)
+        self.refusal = refusal
 
 
 # Outside strings, only brackets and braces change the nesting depth. The closing quote
@@ -491,7 +600,9 @@ class PayloadError(ValueError):
 _JSON_NESTING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
 
 
-def load_json(payload: bytes, what: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+def load_json(
+    payload: bytes, what: str, *, refusal: Refusal, max_depth: int = MAX_JSON_DEPTH
+) -> Any:
     """Parse incoming JSON, refusing (PayloadError) anything nested deeper than ``max_depth``.
 
     The depth is measured before parsing: json's parser recurses once per level and would
@@ -503,13 +614,13 @@ def load_json(payload: bytes, what: str, *, max_depth: int = MAX_JSON_DEPTH) -> 
         if token in (b"[", b"{"):
             depth += 1
             if depth > max_depth:
-                raise PayloadError(f"{what} is nested deeper than {max_depth} levels")
+                raise PayloadError(f"{what} is nested deeper than {max_depth} levels", refusal)
         elif token in (b"]", b"}"):
             depth -= 1
     try:
         return json.loads(payload)
     except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
-        raise PayloadError(f"{what} is not valid JSON: {err}") from err
+        raise PayloadError(f"{what} is not valid JSON: {err}", refusal) from err
 
 
 def parse_command(
@@ -522,37 +633,54 @@ def parse_command(
     ``now`` in either direction: a command from the future means a wrong clock).
     """
     if retained:
-        raise PayloadError("retained command ignored (commands are never retained)")
+        raise PayloadError(
+            "retained command ignored (commands are never retained)", Refusal.COMMAND_RETAINED
+        )
     if len(payload) > MAX_COMMAND_BYTES:
-        raise PayloadError(f"command of {len(payload)} bytes exceeds {MAX_COMMAND_BYTES}")
+        raise PayloadError(
+            f"command of {len(payload)} bytes exceeds {MAX_COMMAND_BYTES}",
+            Refusal.COMMAND_MALFORMED,
+        )
     try:
         text = payload.decode("utf-8").strip()
     except UnicodeDecodeError as err:
-        raise PayloadError("command is not UTF-8") from err
+        raise PayloadError("command is not UTF-8", Refusal.COMMAND_MALFORMED) from err
     if text in (PAYLOAD_ON, PAYLOAD_OFF):
         return text == PAYLOAD_ON
     if not text.startswith("{"):
-        raise PayloadError(f"unknown command {text[:40]!r}: expected ON, OFF or a JSON object")
-    document = load_json(text.encode(), "command")
+        raise PayloadError(
+            f"unknown command {text[:40]!r}: expected ON, OFF or a JSON object",
+            Refusal.COMMAND_MALFORMED,
+        )
+    document = load_json(text.encode(), "command", refusal=Refusal.COMMAND_MALFORMED)
     if not isinstance(document, dict):
-        raise PayloadError("command JSON must be an object")
+        raise PayloadError("command JSON must be an object", Refusal.COMMAND_MALFORMED)
     unknown = set(document) - {"state", "ts"}
     if unknown:
-        raise PayloadError(f"unknown command keys: {', '.join(sorted(unknown))}")
+        raise PayloadError(
+            f"unknown command keys: {', '.join(sorted(unknown))}", Refusal.COMMAND_MALFORMED
+        )
     state = document.get("state")
     if state not in (PAYLOAD_ON, PAYLOAD_OFF):
-        raise PayloadError(f"command state must be 'ON' or 'OFF', got {state!r}")
+        raise PayloadError(
+            f"command state must be 'ON' or 'OFF', got {state!r}", Refusal.COMMAND_MALFORMED
+        )
     if "ts" in document:
         stamp = document["ts"]
         if not isinstance(stamp, str):
-            raise PayloadError("command ts must be an ISO 8601 string")
+            raise PayloadError("command ts must be an ISO 8601 string", Refusal.COMMAND_MALFORMED)
         try:
             sent_at = parse_timestamp(stamp)
         except ValueError as err:
-            raise PayloadError(f"command ts {stamp!r} is not an ISO 8601 time: {err}") from err
+            raise PayloadError(
+                f"command ts {stamp!r} is not an ISO 8601 time: {err}", Refusal.COMMAND_MALFORMED
+            ) from err
         age = (now - sent_at).total_seconds()
         if abs(age) > max_age:
-            raise PayloadError(f"stale command: ts is {age:.0f} s from now (limit {max_age:.0f} s)")
+            raise PayloadError(
+                f"stale command: ts is {age:.0f} s from now (limit {max_age:.0f} s)",
+                Refusal.COMMAND_STALE,
+            )
     return bool(state == PAYLOAD_ON)
 
 
@@ -571,7 +699,8 @@ def _sequence_number(document: Mapping[str, Any], key: str) -> int:
         shown = repr(value)
         shown = shown if len(shown) <= 40 else shown[:40] + "..."
         raise PayloadError(
-            f"replay request {key} must be an integer from 0 to {MAX_SEQ}, got {shown}"
+            f"replay request {key} must be an integer from 0 to {MAX_SEQ}, got {shown}",
+            Refusal.REPLAY_MALFORMED,
         )
     return value
 
@@ -580,20 +709,25 @@ def parse_replay_request(payload: bytes) -> ReplayRequest:
     """Parse ``{"request_id": "...", "from_seq": N, "to_seq": M}``; PayloadError if invalid."""
     if len(payload) > MAX_REPLAY_REQUEST_BYTES:
         raise PayloadError(
-            f"replay request of {len(payload)} bytes exceeds {MAX_REPLAY_REQUEST_BYTES}"
+            f"replay request of {len(payload)} bytes exceeds {MAX_REPLAY_REQUEST_BYTES}",
+            Refusal.REPLAY_MALFORMED,
         )
-    document = load_json(payload, "replay request")
+    document = load_json(payload, "replay request", refusal=Refusal.REPLAY_MALFORMED)
     if not isinstance(document, dict):
-        raise PayloadError("replay request must be a JSON object")
+        raise PayloadError("replay request must be a JSON object", Refusal.REPLAY_MALFORMED)
     request_id = document.get("request_id")
     if request_id is not None and (
         not isinstance(request_id, str) or len(request_id) > MAX_REQUEST_ID_LENGTH
     ):
         raise PayloadError(
-            f"replay request_id must be a string of at most {MAX_REQUEST_ID_LENGTH} characters"
+            f"replay request_id must be a string of at most {MAX_REQUEST_ID_LENGTH} characters",
+            Refusal.REPLAY_MALFORMED,
         )
     from_seq = _sequence_number(document, "from_seq")
     to_seq = _sequence_number(document, "to_seq")
     if to_seq < from_seq:
-        raise PayloadError(f"replay request to_seq {to_seq} is before from_seq {from_seq}")
+        raise PayloadError(
+            f"replay request to_seq {to_seq} is before from_seq {from_seq}",
+            Refusal.REPLAY_MALFORMED,
+        )
     return ReplayRequest(request_id, from_seq, to_seq)

@@ -31,8 +31,9 @@ Keeping it bounded (:meth:`Outbox.prune`, to be called periodically):
   released. The cap holds, the thinning stays even, the oldest data just ends up somewhat
   sparser than the bare minimum would require.
 
-The outbox is safe to share between threads (paho-mqtt reports PUBACKs on its own thread):
-one lock serialises all access to the single connection.
+The outbox is safe to share between threads (the agent prunes it in a background thread
+while its loop appends and marks readings sent): one lock serialises all access to the
+single connection.
 """
 
 from __future__ import annotations
@@ -47,14 +48,15 @@ from pathlib import Path
 import sqlite3
 import threading
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Final, Self
 
+from edge_agent.config import DEFAULT_OUTBOX_BYTES, DEFAULT_RETENTION_DAYS
 from edge_agent.sensors import Reading
 
 _LOGGER = logging.getLogger(__name__)
 
-DEFAULT_MAX_BYTES = 256 * 1024 * 1024
-DEFAULT_RETENTION = timedelta(days=14)
+DEFAULT_MAX_BYTES: Final = DEFAULT_OUTBOX_BYTES
+DEFAULT_RETENTION: Final = timedelta(days=DEFAULT_RETENTION_DAYS)
 DEFAULT_BATCH_LIMIT = 500
 #: Data this close to the newest reading is never thinned by the size cap.
 PROTECTED_NEWEST = timedelta(days=1)
@@ -109,28 +111,6 @@ class StoredReading:
 
     seq: int
     reading: Reading
-
-
-def to_wire(stored: StoredReading) -> dict[str, Any]:
-    """Return the reading as it appears in a backfill batch (see docs/protocol.md)."""
-    reading = stored.reading
-    return {
-        "seq": stored.seq,
-        "ts": format_timestamp(reading.measured_at),
-        "sensor": reading.sensor,
-        "temperature": reading.temperature,
-        "humidity": reading.humidity,
-        "pressure": reading.pressure,
-    }
-
-
-def format_timestamp(moment: datetime) -> str:
-    """Format an aware datetime as ISO 8601 UTC with milliseconds and ``Z``."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"timestamp must be timezone-aware (UTC), got naive {moment!r}")
-    utc = moment.astimezone(UTC)
-    # Truncate rather than round: rounding could carry into the next second.
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 class Outbox:

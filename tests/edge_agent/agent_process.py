@@ -11,6 +11,38 @@ import subprocess
 import sys
 import time
 
+from tests.edge_agent.mqtt_probe import MqttProbe, Received
+from tests.mosquitto import Mosquitto
+
+#: What a watcher subscribes to, to see everything a node and Home Assistant publish.
+ALL_TOPICS = ["homeassistant/#", "rala/#"]
+
+
+def simulate_args(
+    broker: Mosquitto, state: Path, node: str, *extra: str, speed: float = 10
+) -> list[str]:
+    """Arguments of ``rala-edge simulate`` for ``node``, its outbox under ``state``."""
+    return [
+        "--broker",
+        broker.url,
+        "--node-id",
+        node,
+        "--speed",
+        str(speed),
+        "--state-dir",
+        str(state),
+        "--announce-delay",
+        "0.2",
+        *extra,
+    ]
+
+
+def command(watcher: MqttProbe, node: str, key: str, payload: str | bytes) -> Received:
+    """Send a command and return the state the agent answers with."""
+    mark = watcher.count
+    watcher.publish(f"rala/{node}/actuator/{key}/set", payload)
+    return watcher.wait_for(f"rala/{node}/actuator/{key}/state", since=mark)
+
 
 class AgentProcess:
     """One ``python -m edge_agent simulate ...`` process with its log in a file."""

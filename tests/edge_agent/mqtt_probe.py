@@ -144,3 +144,8 @@ def probe(
         yield client
     finally:
         client.close()
+
+
+def is_text(text: str) -> Callable[[Received], bool]:
+    """A ``wait_for`` condition: the message's payload is ``text``."""
+    return lambda message: message.text == text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 import json
@@ -22,36 +22,13 @@ from edge_agent.health import NodeHealth
 from edge_agent.outbox import Outbox
 from edge_agent.sensors import Bme280Sensor, Reading, SensorSupervisor
 from edge_agent.simulated import SimulatedWorld, build_simulated_hardware
-from tests.edge_agent.agent_process import running_agent
-from tests.edge_agent.mqtt_probe import MqttProbe, Received, probe
+from tests.edge_agent.agent_process import ALL_TOPICS, command, running_agent, simulate_args
+from tests.edge_agent.mqtt_probe import MqttProbe, is_text, probe
 from tests.mosquitto import Mosquitto
 
 pytestmark = pytest.mark.mqtt
 
-ALL_TOPICS = ["homeassistant/#", "rala/#"]
 DEFAULT_ACTUATORS = ("heater", "humidifier", "dehumidifier", "exhaust_fan", "light")
-
-
-def simulate_args(
-    broker: Mosquitto, tmp_path: Path, node: str, *extra: str, speed: float = 10
-) -> list[str]:
-    return [
-        "--broker",
-        broker.url,
-        "--node-id",
-        node,
-        "--speed",
-        str(speed),
-        "--state-dir",
-        str(tmp_path / f"state-{node}"),
-        "--announce-delay",
-        "0.2",
-        *extra,
-    ]
-
-
-def is_text(text: str) -> Callable[[Received], bool]:
-    return lambda message: message.text == text
 
 
 def states_of(watcher: MqttProbe, node: str, key: str) -> list[str]:
@@ -65,7 +42,8 @@ def test_announces_publishes_readings_and_exits_cleanly(
     with (
         probe(mosquitto.host, mosquitto.port, ALL_TOPICS) as watcher,
         running_agent(
-            simulate_args(mosquitto, tmp_path, node, "--interval", "2"), tmp_path / "agent.log"
+            simulate_args(mosquitto, tmp_path / f"state-{node}", node, "--interval", "2"),
+            tmp_path / "agent.log",
         ) as agent,
     ):
         discovery = watcher.wait_for(f"homeassistant/device/{node}/config").json()
@@ -111,6 +89,8 @@ def test_announces_publishes_readings_and_exits_cleanly(
             "wifi_signal",
             "outbox_depth",
             "last_error",
+            "refused_messages",
+            "refused_by_reason",
         }
         assert isinstance(diagnostics["outbox_depth"], int)
         agent.wait_for_log(f"seq={seqs[-1]} outbox=")  # one INFO line per cycle
@@ -145,7 +125,9 @@ def test_will_offline_after_sigkill(mosquitto: Mosquitto, tmp_path: Path) -> Non
     node = "t-kill"
     with (
         probe(mosquitto.host, mosquitto.port, [f"rala/{node}/availability"]) as watcher,
-        running_agent(simulate_args(mosquitto, tmp_path, node), tmp_path / "agent.log") as agent,
+        running_agent(
+            simulate_args(mosquitto, tmp_path / f"state-{node}", node), tmp_path / "agent.log"
+        ) as agent,
     ):
         watcher.wait_for(f"rala/{node}/availability", is_text("online"))
         agent.kill()
@@ -159,7 +141,9 @@ def test_reannounces_when_home_assistant_comes_online(mosquitto: Mosquitto, tmp_
     node = "t-birth"
     with (
         probe(mosquitto.host, mosquitto.port, ALL_TOPICS) as watcher,
-        running_agent(simulate_args(mosquitto, tmp_path, node), tmp_path / "agent.log") as agent,
+        running_agent(
+            simulate_args(mosquitto, tmp_path / f"state-{node}", node), tmp_path / "agent.log"
+        ) as agent,
     ):
         watcher.wait_for(f"rala/{node}/actuator/light/state")
         mark = watcher.count
@@ -189,13 +173,6 @@ actuators:
 """
 
 
-def command(watcher: MqttProbe, node: str, key: str, payload: str | bytes) -> Received:
-    """Send a command and return the state the agent answers with."""
-    mark = watcher.count
-    watcher.publish(f"rala/{node}/actuator/{key}/set", payload)
-    return watcher.wait_for(f"rala/{node}/actuator/{key}/state", since=mark)
-
-
 def test_commands_and_interlocks_over_mqtt(mosquitto: Mosquitto, tmp_path: Path) -> None:
     node = "t-commands"
     config = tmp_path / "config.yaml"
@@ -203,7 +180,11 @@ def test_commands_and_interlocks_over_mqtt(mosquitto: Mosquitto, tmp_path: Path)
     with probe(mosquitto.host, mosquitto.port, ALL_TOPICS) as watcher:
         # A retained command waiting on the broker is stale by definition.
         watcher.publish(f"rala/{node}/actuator/light/set", "ON", retain=True)
-        args = ["--config", str(config), *simulate_args(mosquitto, tmp_path, node)]
+        args = [
+            "--config",
+            str(config),
+            *simulate_args(mosquitto, tmp_path / f"state-{node}", node),
+        ]
         with running_agent(args, tmp_path / "agent.log") as agent:
             watcher.wait_for(f"rala/{node}/actuator/light/state", is_text("OFF"))
             agent.wait_for_log("light: retained command ignored")
@@ -265,7 +246,7 @@ def test_commands_and_interlocks_over_mqtt(mosquitto: Mosquitto, tmp_path: Path)
 
 def test_link_loss_switches_the_heater_off(mosquitto: Mosquitto, tmp_path: Path) -> None:
     node = "t-linkloss"
-    args = simulate_args(mosquitto, tmp_path, node, "--link-loss-timeout", "10")
+    args = simulate_args(mosquitto, tmp_path / f"state-{node}", node, "--link-loss-timeout", "10")
     with running_agent(args, tmp_path / "agent.log") as agent:
         with probe(mosquitto.host, mosquitto.port, ALL_TOPICS) as watcher:
             watcher.wait_for(f"rala/{node}/actuator/heater/state", is_text("OFF"))
@@ -299,7 +280,7 @@ def test_removed_entities_are_removed_from_home_assistant(
     node = "t-removal"
     with probe(mosquitto.host, mosquitto.port, ALL_TOPICS) as watcher:
         with running_agent(
-            simulate_args(mosquitto, tmp_path, node), tmp_path / "first.log"
+            simulate_args(mosquitto, tmp_path / f"state-{node}", node), tmp_path / "first.log"
         ) as agent:
             watcher.wait_for(f"homeassistant/device/{node}/config")
             assert agent.terminate() == 0
@@ -311,7 +292,11 @@ def test_removed_entities_are_removed_from_home_assistant(
             encoding="utf-8",
         )
         mark = watcher.count
-        args = ["--config", str(config), *simulate_args(mosquitto, tmp_path, node)]
+        args = [
+            "--config",
+            str(config),
+            *simulate_args(mosquitto, tmp_path / f"state-{node}", node),
+        ]
         with running_agent(args, tmp_path / "second.log") as agent:
             removal = watcher.wait_for(
                 f"homeassistant/device/{node}/config",
@@ -337,7 +322,11 @@ def test_simulated_sensors_behind_a_mux(mosquitto: Mosquitto, tmp_path: Path) ->
         "simulation: {preset: cold_winter_room}\n",
         encoding="utf-8",
     )
-    args = ["--config", str(config), *simulate_args(mosquitto, tmp_path, node, "--interval", "2")]
+    args = [
+        "--config",
+        str(config),
+        *simulate_args(mosquitto, tmp_path / f"state-{node}", node, "--interval", "2"),
+    ]
     with (
         probe(mosquitto.host, mosquitto.port, [f"rala/{node}/sensor/#"]) as watcher,
         running_agent(args, tmp_path / "agent.log") as agent,

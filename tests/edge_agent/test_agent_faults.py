@@ -3,7 +3,6 @@ still on their way, a stranger with the node's old client id, hostile messages."
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import json
 from pathlib import Path
 import re
@@ -16,43 +15,18 @@ import pytest
 
 from edge_agent.discovery import MAX_REMOVED_COMPONENTS
 from edge_agent.outbox import Outbox
-from tests.edge_agent.agent_process import AgentProcess, running_agent
+from tests.edge_agent.agent_process import (
+    ALL_TOPICS,
+    AgentProcess,
+    command,
+    running_agent,
+    simulate_args,
+)
 from tests.edge_agent.broker_faults import frozen
-from tests.edge_agent.mqtt_probe import MqttProbe, Received, probe
+from tests.edge_agent.mqtt_probe import Received, is_text, probe
 from tests.mosquitto import Mosquitto
 
 pytestmark = pytest.mark.mqtt
-
-ALL_TOPICS = ["homeassistant/#", "rala/#"]
-
-
-def simulate_args(
-    broker: Mosquitto, state: Path, node: str, *extra: str, speed: float = 10
-) -> list[str]:
-    return [
-        "--broker",
-        broker.url,
-        "--node-id",
-        node,
-        "--speed",
-        str(speed),
-        "--state-dir",
-        str(state),
-        "--announce-delay",
-        "0.2",
-        *extra,
-    ]
-
-
-def is_text(text: str) -> Callable[[Received], bool]:
-    return lambda message: message.text == text
-
-
-def command(watcher: MqttProbe, node: str, key: str, payload: str | bytes) -> Received:
-    """Send a command and return the state the agent answers with."""
-    mark = watcher.count
-    watcher.publish(f"rala/{node}/actuator/{key}/set", payload)
-    return watcher.wait_for(f"rala/{node}/actuator/{key}/state", since=mark)
 
 
 def wait_for_new_log(agent: AgentProcess, pattern: str, since: int, timeout: float) -> str:
@@ -313,5 +287,57 @@ def test_the_own_discovery_topic_is_read_with_bounds(mosquitto: Mosquitto, tmp_p
         while set(retained_discovery(mosquitto, node).json()["cmps"]) != own_components:
             assert time.monotonic() < deadline, "the removals outlived the restart"
             time.sleep(0.2)
+        assert agent.terminate() == 0
+    assert "Traceback" not in agent.log
+
+
+def test_every_refused_message_is_counted_by_reason_in_the_diagnostics(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    node = "t-refused"
+    args = simulate_args(mosquitto, tmp_path / "state", node, "--interval", "2")
+    stale = json.dumps({"state": "ON", "ts": "2020-01-01T00:00:00Z"})
+    with (
+        running_agent(args, tmp_path / "agent.log") as agent,
+        probe(mosquitto.host, mosquitto.port, ALL_TOPICS) as watcher,
+    ):
+        watcher.wait_for(f"rala/{node}/actuator/heater/state", is_text("OFF"))
+        first = watcher.wait_for(f"rala/{node}/diagnostics").json()
+        assert first["refused_messages"] == 0
+        assert set(first["refused_by_reason"].values()) == {0}
+
+        watcher.publish("homeassistant/status", "sleeping")
+        for payload in ("TOGGLE", "{broken", stale):
+            watcher.publish(f"rala/{node}/actuator/light/set", payload)
+        # The broker lives only for this test: the retained messages need no clean-up.
+        watcher.publish(f"rala/{node}/actuator/light/set", "ON", retain=True)
+        watcher.publish(f"rala/{node}/actuator/unknown/set", "ON")
+        assert command(watcher, node, "humidifier", "ON").text == "ON"
+        assert command(watcher, node, "dehumidifier", "ON").text == "OFF"  # its partner is on
+        watcher.publish(f"rala/{node}/replay", "not json")
+        replay = json.dumps({"request_id": "kept", "from_seq": 1, "to_seq": 1})
+        watcher.publish(f"rala/{node}/replay", replay, retain=True)
+        watcher.publish(f"homeassistant/device/{node}/config", "garbage")
+        # Once this command is answered, everything above has been handled.
+        mark = watcher.count
+        assert command(watcher, node, "exhaust_fan", "ON").text == "ON"
+
+        expected = {
+            "command_malformed": 2,
+            "command_retained": 1,
+            "command_stale": 1,
+            "command_unknown_actuator": 1,
+            "command_not_allowed": 1,
+            "replay_malformed": 1,
+            "replay_retained": 1,
+            "replay_queue_full": 0,
+            "discovery_invalid": 1,
+            "discovery_too_many_removals": 0,
+            "ha_status_unknown": 1,
+        }
+        diagnostics = watcher.wait_for(f"rala/{node}/diagnostics", since=mark).json()
+        assert diagnostics["refused_by_reason"] == expected
+        assert diagnostics["refused_messages"] == 10
+        agent.wait_for_log(" refused=10")
         assert agent.terminate() == 0
     assert "Traceback" not in agent.log

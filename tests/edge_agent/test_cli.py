@@ -2,6 +2,7 @@
 
 import dataclasses
 import io
+import json
 from pathlib import Path
 import shutil
 import subprocess
@@ -74,6 +75,11 @@ def test_without_a_command_prints_help_and_fails() -> None:
         (["simulate", "--speed", "0"], "--speed must be positive"),
         (["simulate", "--interval", "-1"], "--interval must be at least 1"),
         (["simulate", "--interval", "nan"], "--interval must be at least 1"),
+        (["simulate", "--interval", "3601"], "at most 3600 (simulated seconds)"),
+        (
+            ["simulate", "--interval", "3600", "--speed", "0.5"],
+            "announces a sample interval of 7200 s, more than the 3600 s",
+        ),
         (["simulate", "--broker", "ftp://host"], "scheme must be mqtt or mqtts"),
         (["simulate", "--broker", "mqtt://host:99999"], "broker URL"),
         (["simulate", "--node-id", "Bad Node"], "--node-id must match"),
@@ -92,6 +98,31 @@ def test_run_with_a_broken_config_names_the_problem(tmp_path: Path) -> None:
     result = run_cli("run", "--config", str(config))
     assert result.returncode == 2
     assert "node_id" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_a_node_too_large_to_announce_is_refused_before_it_starts(
+    tmp_path: Path, command: str
+) -> None:
+    sensors = [
+        {
+            "key": f"m{mux}{channel}{address}",
+            "name": "n" * 600,
+            "address": address,
+            "mux_address": 0x70 + mux,
+            "mux_channel": channel,
+        }
+        for mux in range(6)
+        for channel in range(8)
+        for address in (0x76, 0x77)
+    ]
+    config = tmp_path / "config.yaml"
+    raw = {"node_id": "tent", "broker": {"host": "x"}, "sensors": sensors}
+    config.write_text(json.dumps(raw), encoding="utf-8")  # JSON is YAML
+    result = run_cli(command, "--config", str(config))
+    assert result.returncode == 2
+    assert "the node announcement would be" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -444,14 +444,26 @@ def test_empty_and_unreadable_files(tmp_path: Path) -> None:
         ),
         pytest.param(
             {"actuators": [actuator(min_on=-5)]},
-            "actuators[0].min_on: expected a duration of at least 0 s (a number of seconds, "
-            "or e.g. '90s', '5m', '1h'), got -5",
+            "actuators[0].min_on: expected a duration of at least 0 s and at most 86400 s "
+            "(a number of seconds, or e.g. '90s', '5m', '1h'), got -5",
             id="negative-min-on",
         ),
         pytest.param(
+            {"actuators": [actuator(min_off="25h")]},
+            "actuators[0].min_off: expected a duration of at least 0 s and at most 86400 s "
+            "(a number of seconds, or e.g. '90s', '5m', '1h'), got '25h'",
+            id="min-off-over-a-day",
+        ),
+        pytest.param(
+            {"actuators": [actuator(max_on=7 * 86400 + 1)]},
+            "actuators[0].max_on: expected a duration greater than 0 s and at most 604800 s "
+            "(a number of seconds, or e.g. '90s', '5m', '1h'), got 604801",
+            id="max-on-over-a-week",
+        ),
+        pytest.param(
             {"actuators": [actuator(max_on=0)]},
-            "actuators[0].max_on: expected a duration greater than 0 s (a number of "
-            "seconds, or e.g. '90s', '5m', '1h'), got 0",
+            "actuators[0].max_on: expected a duration greater than 0 s and at most 604800 s "
+            "(a number of seconds, or e.g. '90s', '5m', '1h'), got 0",
             id="zero-max-on",
         ),
         pytest.param(
@@ -538,14 +550,20 @@ def test_empty_and_unreadable_files(tmp_path: Path) -> None:
         ),
         pytest.param(
             {"sample_interval": 0.5},
-            "sample_interval: expected a duration of at least 1 s (a number of seconds, "
-            "or e.g. '90s', '5m', '1h'), got 0.5",
+            "sample_interval: expected a duration of at least 1 s and at most 3600 s "
+            "(a number of seconds, or e.g. '90s', '5m', '1h'), got 0.5",
             id="sample-interval",
         ),
         pytest.param(
+            {"sample_interval": "61m"},
+            "sample_interval: expected a duration of at least 1 s and at most 3600 s "
+            "(a number of seconds, or e.g. '90s', '5m', '1h'), got '61m'",
+            id="sample-interval-over-an-hour",
+        ),
+        pytest.param(
             {"sample_interval": "soon"},
-            "sample_interval: expected a duration of at least 1 s (a number of seconds, "
-            "or e.g. '90s', '5m', '1h'), got 'soon'",
+            "sample_interval: expected a duration of at least 1 s and at most 3600 s "
+            "(a number of seconds, or e.g. '90s', '5m', '1h'), got 'soon'",
             id="sample-interval-text",
         ),
         pytest.param(

@@ -16,8 +16,10 @@ from edge_agent.discovery import (
     MAX_JSON_DEPTH,
     MAX_SEQ,
     PayloadError,
+    Refusal,
     ReplayRequest,
     Topics,
+    backfill_reading_payload,
     build_backfill_payload,
     build_diagnostics_payload,
     build_discovery_payload,
@@ -25,12 +27,15 @@ from edge_agent.discovery import (
     encode,
     expire_after_seconds,
     format_timestamp,
+    live_reading_payload,
     load_json,
     parse_command,
     parse_replay_request,
     parse_timestamp,
     stale_components,
 )
+from edge_agent.outbox import StoredReading
+from edge_agent.sensors import Reading
 
 NOW = datetime(2026, 11, 25, 11, 0, 0, tzinfo=UTC)
 
@@ -142,11 +147,17 @@ def test_diagnostic_sensors() -> None:
         "rala_tent-pi_wifi_signal",
         "rala_tent-pi_outbox_depth",
         "rala_tent-pi_last_error",
+        "rala_tent-pi_refused_messages",
     }
     for component in diagnostics.values():
         assert component["state_topic"] == "rala/tent-pi/diagnostics"
     assert diagnostics["node_wifi_signal"]["unit_of_measurement"] == "dBm"
     assert "state_class" not in diagnostics["node_last_error"]
+    refused = diagnostics["node_refused_messages"]
+    assert refused["state_class"] == "total_increasing"
+    assert refused["value_template"] == "{{ value_json.refused_messages }}"
+    assert refused["json_attributes_topic"] == "rala/tent-pi/diagnostics"
+    assert refused["json_attributes_template"] == "{{ value_json.refused_by_reason | tojson }}"
 
 
 def test_expire_after_is_about_three_intervals() -> None:
@@ -226,15 +237,17 @@ def test_only_components_this_node_could_have_published_are_removed() -> None:
 
 def test_incoming_json_depth_is_bounded() -> None:
     nested = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
-    assert load_json(nested, "x") == json.loads(nested)
+    assert load_json(nested, "x", refusal=Refusal.REPLAY_MALFORMED) == json.loads(nested)
     with pytest.raises(PayloadError, match="nested deeper"):
-        load_json(b"[" + nested + b"]", "x")
+        load_json(b"[" + nested + b"]", "x", refusal=Refusal.REPLAY_MALFORMED)
     # Brackets inside strings do not count, escaped quotes do not end a string.
-    assert load_json(b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[\\"[[[[[[[["}', "x") == {
-        "a": '[[[[[[[[[[[[[[[[[[[[[[[[[["[[[[[[[['
-    }
+    assert load_json(
+        b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[\\"[[[[[[[["}', "x", refusal=Refusal.REPLAY_MALFORMED
+    ) == {"a": '[[[[[[[[[[[[[[[[[[[[[[[[[["[[[[[[[['}
     with pytest.raises(PayloadError, match="not valid JSON"):
-        load_json(b'"unterminated [[[[[[[[[[[[[[[[[[[[[[[[[[', "x")
+        load_json(
+            b'"unterminated [[[[[[[[[[[[[[[[[[[[[[[[[[', "x", refusal=Refusal.REPLAY_MALFORMED
+        )
 
 
 def test_node_announcement_matches_discovery() -> None:
@@ -286,11 +299,38 @@ def test_backfill_and_diagnostics_payloads() -> None:
         wifi_signal=-61,
         outbox_depth=0,
         last_error="x" * 400,
+        refused={Refusal.COMMAND_STALE: 2, Refusal.REPLAY_MALFORMED: 1},
     )
     assert health["cpu_temperature"] == 51.2
     assert health["disk_free"] is None
     assert health["uptime"] == 86400
     assert len(health["last_error"]) == 255
+    assert health["refused_messages"] == 3
+    assert health["refused_by_reason"] == {"command_stale": 2, "replay_malformed": 1}
+
+
+def test_live_reading_is_the_backfill_entry_without_the_sensor() -> None:
+    stored = StoredReading(
+        seq=4711,
+        reading=Reading(
+            sensor="canopy",
+            temperature=24.61,
+            humidity=58.2,
+            pressure=1012.4,
+            measured_at=NOW + timedelta(microseconds=12_999),
+        ),
+    )
+    assert live_reading_payload(stored) == {
+        "seq": 4711,
+        "ts": "2026-11-25T11:00:00.012Z",
+        "temperature": 24.61,
+        "humidity": 58.2,
+        "pressure": 1012.4,
+    }
+    assert backfill_reading_payload(stored) == {
+        **live_reading_payload(stored),
+        "sensor": "canopy",
+    }
 
 
 def test_format_timestamp() -> None:
@@ -398,3 +438,39 @@ def test_timestamps_within_the_range_are_converted_to_utc() -> None:
 def test_bad_replay_requests_are_refused(payload: bytes, reason: str) -> None:
     with pytest.raises(PayloadError, match=reason):
         parse_replay_request(payload)
+
+
+@pytest.mark.parametrize(
+    ("parse", "payload", "refusal"),
+    [
+        pytest.param(
+            lambda p: parse_command(p, retained=True, now=NOW),
+            b"ON",
+            Refusal.COMMAND_RETAINED,
+            id="retained",
+        ),
+        pytest.param(
+            lambda p: parse_command(p, retained=False, now=NOW),
+            json.dumps({"state": "ON", "ts": format_timestamp(NOW - timedelta(hours=1))}).encode(),
+            Refusal.COMMAND_STALE,
+            id="stale",
+        ),
+        pytest.param(
+            lambda p: parse_command(p, retained=False, now=NOW),
+            b"[" * 40,
+            Refusal.COMMAND_MALFORMED,
+            id="command",
+        ),
+        pytest.param(parse_replay_request, b"{", Refusal.REPLAY_MALFORMED, id="replay"),
+        pytest.param(
+            lambda p: stale_components(p, set()),
+            b"[]",
+            Refusal.DISCOVERY_INVALID,
+            id="discovery",
+        ),
+    ],
+)
+def test_every_refusal_says_how_it_is_counted(parse: Any, payload: bytes, refusal: Refusal) -> None:
+    with pytest.raises(PayloadError) as caught:
+        parse(payload)
+    assert caught.value.refusal is refusal

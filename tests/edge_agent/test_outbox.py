@@ -16,7 +16,8 @@ import time
 
 import pytest
 
-from edge_agent.outbox import MIN_MAX_BYTES, Outbox, StoredReading, to_wire
+from edge_agent.discovery import backfill_reading_payload
+from edge_agent.outbox import MIN_MAX_BYTES, Outbox, StoredReading
 from edge_agent.sensors import Reading
 
 START = datetime(2026, 11, 25, 11, 0, 0, tzinfo=UTC)
@@ -95,10 +96,10 @@ def test_timestamps_are_stored_as_utc(outbox: Outbox) -> None:
     assert held.reading.measured_at.hour == 11
 
 
-def test_to_wire_matches_the_backfill_schema(outbox: Outbox) -> None:
+def test_a_stored_reading_matches_the_backfill_schema(outbox: Outbox) -> None:
     stored = outbox.append(make_reading(START + timedelta(microseconds=12_999)))
 
-    assert to_wire(stored) == {
+    assert backfill_reading_payload(stored) == {
         "seq": 1,
         "ts": "2026-11-25T11:00:00.012Z",
         "sensor": "canopy",

@@ -105,7 +105,7 @@ async def test_payload_passes_home_assistant_schemas(hass: HomeAssistant, tmp_pa
     assert heater["command_topic"] == "rala/tent-pi/actuator/heater/set"
     assert heater["retain"] is False
     assert str(components["node_uptime"]["entity_category"]) == "diagnostic"
-    assert len(components) == 2 * 3 + 3 + 6
+    assert len(components) == 2 * 3 + 3 + 7
 
 
 async def test_removal_payload_passes_home_assistant_schemas(
