@@ -362,6 +362,8 @@ class GrowZone:
         self._next_listener_id = 0
         self._unsubscribers: list[CALLBACK_TYPE] = []
         self._cancel_stale_timer: CALLBACK_TYPE | None = None
+        self._stale_check_due = dt_util.utcnow()
+        self._stale_checked_since = dt_util.utcnow()
         self._cancel_schedule_timer: CALLBACK_TYPE | None = None
         self._logged_unavailable = False
         self._started = False
@@ -770,7 +772,6 @@ class GrowZone:
         detail: str | None,
     ) -> None:
         """Form the new snapshot: derived values and availability from the readings."""
-        self._cancel_stale()
         derived: DerivedValues | None = None
         now = dt_util.utcnow()
         if leaf is not None and now - leaf.updated > self.max_input_age:
@@ -805,29 +806,54 @@ class GrowZone:
         self._log_availability()
         self._notify()
 
-    @callback
-    def _schedule_stale_check(self, now: datetime) -> None:
-        """Re-evaluate exactly when the oldest fresh reading becomes stale."""
-        deadlines = [
+    def _fresh_deadlines(self, since: datetime) -> list[datetime]:
+        """When each input that was fresh at ``since`` becomes stale."""
+        return [
             reading.updated + self.max_input_age
             for reading in (
                 self.readings.air_temperature,
                 self.readings.humidity,
                 self.readings.leaf_temperature,
             )
-            if reading is not None and reading.updated + self.max_input_age >= now
+            if reading is not None and reading.updated + self.max_input_age >= since
         ]
+
+    @callback
+    def _schedule_stale_check(self, now: datetime) -> None:
+        """Look again when the oldest fresh reading becomes stale.
+
+        A pending check that comes no later is kept: a new reading only moves the deadline
+        on, and rescheduling for every reading would cost a timer per reading. The check
+        forms a new snapshot only if an input really went stale (see _async_stale_check).
+        """
+        self._stale_checked_since = now
+        deadlines = self._fresh_deadlines(now)
         if not deadlines:
+            self._cancel_stale()
             return
-        delay = (min(deadlines) - now).total_seconds()
+        deadline = min(deadlines)
+        if self._cancel_stale_timer is not None and self._stale_check_due <= deadline:
+            return
+        self._start_stale_timer(deadline, now)
+
+    @callback
+    def _start_stale_timer(self, deadline: datetime, now: datetime) -> None:
+        self._cancel_stale()
+        self._stale_check_due = deadline
         # A hair after the deadline, so that the reading is strictly older than the maximum age.
         self._cancel_stale_timer = async_call_later(
-            self.hass, delay + 0.001, self._async_stale_check
+            self.hass, (deadline - now).total_seconds() + 0.001, self._async_stale_check
         )
 
     @callback
     def _async_stale_check(self, _now: datetime) -> None:
         self._cancel_stale_timer = None
+        now = dt_util.utcnow()
+        deadlines = self._fresh_deadlines(self._stale_checked_since)
+        if deadlines and min(deadlines) > now:
+            # Newer readings came in: nothing is stale yet.
+            self._start_stale_timer(min(deadlines), now)
+            return
         self._update_readings()
 
     @callback
