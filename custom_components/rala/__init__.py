@@ -10,7 +10,7 @@ from homeassistant.helpers.typing import ConfigType
 from .const import DOMAIN
 from .dashboard import async_setup_dashboard
 from .history import async_remove_history, async_start_history
-from .models import RalaConfigEntry
+from .models import RalaConfigEntry, RalaRuntimeData
 from .repairs import ZoneIssueTracker, async_delete_zone_issues
 from .services import async_setup_services
 from .zone import GrowZone
@@ -38,18 +38,17 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_setup_entry(hass: HomeAssistant, entry: RalaConfigEntry) -> bool:
     """Set up a grow zone from a config entry."""
     zone = GrowZone(hass, entry)
-    entry.runtime_data = zone
+    runtime = entry.runtime_data = RalaRuntimeData(zone=zone, issues=ZoneIssueTracker(hass, zone))
     # Entities restore the growth stage and targets while they are added; the zone starts
     # tracking its inputs afterwards, so the first values are computed with them.
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     zone.async_start()
     entry.async_on_unload(zone.async_stop)
-    issue_tracker = ZoneIssueTracker(hass, zone)
-    issue_tracker.async_start()
-    entry.async_on_unload(issue_tracker.async_stop)
+    runtime.issues.async_start()
+    entry.async_on_unload(runtime.issues.async_stop)
     if (history_config := zone.history_config()) is not None:
         # Readings the node buffered while offline, into the recorder's statistics.
-        zone.history = history = await async_start_history(hass, history_config)
+        runtime.history = history = await async_start_history(hass, history_config)
         entry.async_on_unload(history.async_stop)
     return True
 

@@ -48,8 +48,8 @@ async def async_setup_entry(
 ) -> None:
     """Add the node's connectivity to a zone that came from a node."""
     topic = entry.data.get(CONF_NODE_AVAILABILITY_TOPIC)
-    if entry.runtime_data.node_id is not None and isinstance(topic, str):
-        async_add_entities([NodeConnectivitySensor(entry.runtime_data, topic)])
+    if entry.runtime_data.zone.node_id is not None and isinstance(topic, str):
+        async_add_entities([NodeConnectivitySensor(entry.runtime_data.zone, topic)])
 
 
 class NodeConnectivitySensor(GrowZoneEntity, BinarySensorEntity):

@@ -140,7 +140,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the zone's climate entity."""
-    async_add_entities([GrowZoneClimate(entry.runtime_data, CLIMATE)])
+    async_add_entities([GrowZoneClimate(entry.runtime_data.zone, CLIMATE)])
 
 
 def issue_id(entry_id: str) -> str:

@@ -489,7 +489,7 @@ class RalaOptionsFlow(OptionsFlowWithReload):
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """The one options form."""
         zone: GrowZone | None = (
-            self.config_entry.runtime_data
+            self.config_entry.runtime_data.zone
             if self.config_entry.state is ConfigEntryState.LOADED
             else None
         )

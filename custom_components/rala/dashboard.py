@@ -69,7 +69,7 @@ def websocket_zones(hass: HomeAssistant, connection: ActiveConnection, msg: dict
 @callback
 def zone_description(hass: HomeAssistant, entry: RalaConfigEntry) -> dict[str, Any]:
     """What the dashboard needs of one zone: its entities by part, and its node."""
-    zone = entry.runtime_data
+    zone = entry.runtime_data.zone
     registry = er.async_get(hass)
     entities: dict[str, str] = {}
     for registry_entry in er.async_entries_for_config_entry(registry, entry.entry_id):

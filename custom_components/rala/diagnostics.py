@@ -35,7 +35,7 @@ async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: RalaConfigEntry
 ) -> dict[str, Any]:
     """The zone's configuration, readings, derived values, targets and input states."""
-    zone = entry.runtime_data
+    zone = entry.runtime_data.zone
     inputs = {}
     for entity_id in [*zone.input_entity_ids, *zone.actuators.values()]:
         state = hass.states.get(entity_id)
@@ -53,7 +53,7 @@ async def async_get_config_entry_diagnostics(
         # Refused for a number out of range, bad JSON, a wrong field (docs/protocol.md).
         rejected = hass.data.get(REJECTED_ANNOUNCEMENTS, {}).get(zone.node_id, 0)
         sections["announcements"] = {"rejected_announcements": rejected}
-    if (history := zone.history) is not None:
+    if (history := entry.runtime_data.history) is not None:
         # Only zones of a RALA node backfill their readings; its counters say what of
         # the node's readings was used and what was refused, and why.
         sections["backfill"] = history.as_dict()

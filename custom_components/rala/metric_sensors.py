@@ -217,7 +217,7 @@ def metric_sensors(entry: RalaConfigEntry) -> list[Entity]:
     (:data:`.control.CYCLED_KINDS`); counters of other kinds, from older versions, are
     removed from the entity registry.
     """
-    zone = entry.runtime_data
+    zone = entry.runtime_data.zone
     metrics = ZoneMetrics(zone)
     entry.async_on_unload(zone.async_add_listener(metrics.async_update))
     entities: list[Entity] = [MetricSensor(zone, metrics, d) for d in METRICS]

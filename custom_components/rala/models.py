@@ -1,8 +1,25 @@
-"""Typed config entry of a grow zone."""
+"""Typed config entry of a grow zone, and what it holds while it is loaded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
 
 from homeassistant.config_entries import ConfigEntry
 
+from .history import NodeHistory
+from .repairs import ZoneIssueTracker
 from .zone import GrowZone
 
-type RalaConfigEntry = ConfigEntry[GrowZone]
-"""A grow zone's config entry; ``entry.runtime_data`` is its :class:`GrowZone`."""
+
+@dataclass(slots=True)
+class RalaRuntimeData:
+    """A loaded grow zone: its runtime, its repair issues and, for a node's zone, its backfill."""
+
+    zone: GrowZone
+    issues: ZoneIssueTracker
+    history: NodeHistory | None = None
+    """The backfill of a node zone's buffered readings into the recorder, else ``None``."""
+
+
+type RalaConfigEntry = ConfigEntry[RalaRuntimeData]
+"""A grow zone's config entry; ``entry.runtime_data`` is its :class:`RalaRuntimeData`."""

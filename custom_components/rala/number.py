@@ -88,7 +88,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the target numbers of a zone."""
-    zone = entry.runtime_data
+    zone = entry.runtime_data.zone
     async_add_entities(TargetNumber(zone, description) for description in TARGETS)
 
 

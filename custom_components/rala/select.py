@@ -30,7 +30,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the growth stage select of a zone."""
-    async_add_entities([GrowthStageSelect(entry.runtime_data, GROWTH_STAGE)])
+    async_add_entities([GrowthStageSelect(entry.runtime_data.zone, GROWTH_STAGE)])
 
 
 class GrowthStageSelect(GrowZoneEntity, SelectEntity, RestoreEntity):

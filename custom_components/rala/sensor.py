@@ -107,7 +107,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the derived sensors of a zone."""
-    zone = entry.runtime_data
+    zone = entry.runtime_data.zone
     async_add_entities(GrowZoneSensor(zone, description) for description in SENSORS)
     # How well the climate is kept, and switchings per actuator (see metric_sensors.py).
     async_add_entities(metric_sensors(entry))

@@ -78,7 +78,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
                     "stages": ", ".join(s.value for s in GrowthStage),
                 },
             )
-        entry.runtime_data.async_set_growth_stage(
+        entry.runtime_data.zone.async_set_growth_stage(
             GrowthStage(stage), apply_targets=call.data[ATTR_APPLY_TARGETS]
         )
 
@@ -91,7 +91,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
                 translation_key="no_targets",
                 translation_placeholders={"targets": ", ".join(TARGET_KEYS)},
             )
-        apply_targets(entry.runtime_data, targets)
+        apply_targets(entry.runtime_data.zone, targets)
 
     hass.services.async_register(
         DOMAIN, SERVICE_SET_GROWTH_STAGE, async_set_growth_stage, SET_GROWTH_STAGE_SCHEMA

@@ -1,7 +1,7 @@
 """The runtime of one grow zone: inputs, derived climate values, growth stage and targets.
 
-One :class:`GrowZone` exists per config entry, stored in ``entry.runtime_data``
-(``RalaConfigEntry = ConfigEntry[GrowZone]``, see :mod:`.models`). Everything else in the
+One :class:`GrowZone` exists per config entry, held by its runtime data
+(``entry.runtime_data.zone``, see :mod:`.models`). Everything else in the
 integration (sensor, select and number entities, the climate entity, services, metrics)
 reads from it and subscribes to it; nothing polls.
 
@@ -24,8 +24,6 @@ Configuration (read-only, from the config entry; changing it reloads the entry):
 - ``zone.max_input_age``: a ``timedelta``; an input not written for longer is stale.
 - ``zone.history_config()``: what the backfill of a node zone works on
   (:class:`.backfill.NodeHistoryConfig`), ``None`` for other zones.
-- ``zone.history``: the backfill of a node zone (its readings buffered while offline,
-  into the recorder; a :class:`.history.NodeHistory`), ``None`` for other zones.
 
 Live state (updated from state events of the input entities):
 
@@ -83,7 +81,7 @@ from enum import StrEnum
 import logging
 import math
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.const import (
     ATTR_UNIT_OF_MEASUREMENT,
@@ -138,13 +136,6 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_GROWTH_STAGE = GrowthStage.VEGETATIVE
-
-
-class NodeBackfill(Protocol):
-    """The backfill of a node zone, as the zone holds it (the history module implements it)."""
-
-    def as_dict(self) -> dict[str, Any]:
-        """Its state, for diagnostics."""
 
 
 class UnavailableReason(StrEnum):
@@ -347,8 +338,6 @@ class GrowZone:
             _LOGGER.warning(
                 "Grow zone %s: light schedule ignored: %s", self.name, config.light_schedule_problem
             )
-        self.history: NodeBackfill | None = None
-        """The backfill of a node zone's readings (set up by ``__init__``), else ``None``."""
 
         self.snapshot: ZoneSnapshot = NOT_STARTED
         """The zone's inputs and derived values, replaced as a whole (see ZoneSnapshot)."""

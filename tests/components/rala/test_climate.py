@@ -279,7 +279,7 @@ async def test_presets_apply_the_stage_targets(hass: HomeAssistant) -> None:
     set_inputs(hass)
     entry = await _setup(hass)
     await _call(hass, SERVICE_SET_PRESET_MODE, preset_mode=GrowthStage.LATE_FLOWER)
-    zone = entry.runtime_data
+    zone = entry.runtime_data.zone
     late = STAGE_TARGETS[GrowthStage.LATE_FLOWER]
     assert zone.growth_stage is GrowthStage.LATE_FLOWER
     assert zone.targets.day_vpd == late.vpd_target_kpa
@@ -295,7 +295,7 @@ async def test_set_temperature_and_humidity_change_the_current_period(
     """Target temperature and humidity write the day targets while the lights are on."""
     set_inputs(hass, "25.0", "60")
     entry = await _setup(hass)
-    zone = entry.runtime_data
+    zone = entry.runtime_data.zone
     await _call(hass, SERVICE_SET_TEMPERATURE, temperature=24.5, hvac_mode=HVACMode.HEAT)
     assert zone.targets.day_temperature == 24.5
     assert _climate(hass).state == HVACMode.HEAT
@@ -311,7 +311,7 @@ async def test_set_humidity_bad_input_is_refused(hass: HomeAssistant) -> None:
     """A humidity that needs an impossible VPD target, or no readings: nothing changes."""
     set_inputs(hass, "25.0", "60")
     entry = await _setup(hass)
-    before = entry.runtime_data.targets
+    before = entry.runtime_data.zone.targets
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, SERVICE_SET_HUMIDITY, humidity=98)
     assert err.value.translation_key == "humidity_out_of_range"
@@ -320,7 +320,7 @@ async def test_set_humidity_bad_input_is_refused(hass: HomeAssistant) -> None:
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, SERVICE_SET_HUMIDITY, humidity=50)
     assert err.value.translation_key == "inputs_unavailable"
-    assert entry.runtime_data.targets == before
+    assert entry.runtime_data.zone.targets == before
 
 
 async def test_restore_after_restart_sends_nothing_until_inputs_are_valid(
@@ -506,7 +506,7 @@ async def test_mode_preset_and_targets_are_restored_together(hass: HomeAssistant
     assert state.state == HVACMode.HEAT
     assert state.attributes["preset_mode"] == GrowthStage.LATE_FLOWER
     assert state.attributes["temperature"] == 23.5
-    assert entry.runtime_data.targets.day_temperature == 23.5
+    assert entry.runtime_data.zone.targets.day_temperature == 23.5
 
 
 async def test_pair_member_waits_after_its_partner_ran(

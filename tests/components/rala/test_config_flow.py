@@ -306,7 +306,7 @@ async def test_discovery_of_configured_node_updates_it(hass: HomeAssistant) -> N
     assert entry.options[CONF_LIGHT] == "switch.lamp"
     assert entry.options[CONF_HEATER] == "switch.heater"
     assert entry.state is ConfigEntryState.LOADED
-    assert entry.runtime_data.temperature_entity_id == "sensor.top_temperature"
+    assert entry.runtime_data.zone.temperature_entity_id == "sensor.top_temperature"
 
 
 def _placeholder(hass: HomeAssistant, entity_id: str) -> bool:
@@ -330,7 +330,7 @@ async def _loaded_node_zone(hass: HomeAssistant) -> MockConfigEntry:
     entry = result["result"]
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
-    assert entry.runtime_data.available
+    assert entry.runtime_data.zone.available
     return entry
 
 
@@ -369,7 +369,7 @@ async def test_out_of_range_announcement_leaves_the_zone_as_it_is(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     assert dict(entry.data) == data
-    assert entry.runtime_data.available
+    assert entry.runtime_data.zone.available
     diagnostics = await async_get_config_entry_diagnostics(hass, entry)
     assert diagnostics["announcements"] == {"rejected_announcements": 1}
 
@@ -399,8 +399,8 @@ async def test_zone_with_out_of_range_node_data_fails_before_its_entities_and_re
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     assert entry.data[CONF_NODE_SAMPLE_INTERVAL] == 20
-    assert entry.runtime_data.available
-    assert entry.runtime_data.max_input_age == timedelta(seconds=60)
+    assert entry.runtime_data.zone.available
+    assert entry.runtime_data.zone.max_input_age == timedelta(seconds=60)
     assert "already been setup" not in caplog.text
     assert not any(_placeholder(hass, entity.entity_id) for entity in entities)
 
@@ -527,8 +527,8 @@ async def test_reconfigure_changes_inputs(hass: HomeAssistant) -> None:
         CONF_TEMPERATURE_ENTITY: "sensor.new_temperature",
         CONF_HUMIDITY_ENTITY: HUMIDITY,
     }
-    assert entry.runtime_data.temperature_entity_id == "sensor.new_temperature"
-    assert entry.runtime_data.leaf_temperature_entity_id is None
+    assert entry.runtime_data.zone.temperature_entity_id == "sensor.new_temperature"
+    assert entry.runtime_data.zone.leaf_temperature_entity_id is None
 
     result = await entry.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
@@ -541,7 +541,7 @@ async def test_reconfigure_changes_inputs(hass: HomeAssistant) -> None:
     )
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
-    assert entry.runtime_data.leaf_temperature_entity_id == "sensor.leaf_probe"
+    assert entry.runtime_data.zone.leaf_temperature_entity_id == "sensor.leaf_probe"
 
 
 # --- options --------------------------------------------------------------------------------
@@ -588,7 +588,7 @@ async def test_options_of_loaded_zone(hass: HomeAssistant) -> None:
         CONF_LIGHT: "light.lamp",
     }
     await hass.async_block_till_done()
-    zone = entry.runtime_data
+    zone = entry.runtime_data.zone
     assert zone.leaf_offset == 1.5
     assert zone.max_input_age == timedelta(seconds=300)
     assert zone.actuators == {CONF_HEATER: "switch.heater", CONF_LIGHT: "light.lamp"}

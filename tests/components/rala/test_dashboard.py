@@ -72,7 +72,7 @@ async def test_zones_name_every_entity_by_its_part(
     # In the integration's order of kinds, which the dashboard keeps.
     assert list(zone["actuators"].items()) == [("heater", "switch.heater"), ("light", "light.lamp")]
     assert zone["vpd_entity"] == "sensor.tent_leaf_vpd"
-    low, high = entry.runtime_data.vpd_band
+    low, high = entry.runtime_data.zone.vpd_band
     assert zone["vpd_band"] == [round(low, 2), round(high, 2)]
     assert zone["node"] is None
 
@@ -86,7 +86,7 @@ async def test_zones_follow_the_stage_and_leave_out_disabled_entities(
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    entry.runtime_data.async_set_growth_stage(GrowthStage.DRYING)
+    entry.runtime_data.zone.async_set_growth_stage(GrowthStage.DRYING)
     er.async_get(hass).async_update_entity(
         "sensor.tent_dew_point", disabled_by=er.RegistryEntryDisabler.USER
     )
@@ -94,7 +94,7 @@ async def test_zones_follow_the_stage_and_leave_out_disabled_entities(
     [zone] = await _zones(hass, hass_ws_client)
 
     assert zone["vpd_entity"] == "sensor.tent_air_vpd"
-    low, high = entry.runtime_data.vpd_band
+    low, high = entry.runtime_data.zone.vpd_band
     assert zone["vpd_band"] == [round(low, 2), round(high, 2)]
     entities = zone["entities"]
     assert isinstance(entities, dict)

@@ -140,7 +140,7 @@ async def test_number_sets_target(hass: HomeAssistant) -> None:
         {ATTR_ENTITY_ID: "number.tent_day_vpd_target", ATTR_VALUE: 0.6},
         blocking=True,
     )
-    assert entry.runtime_data.targets.day_vpd == 0.6
+    assert entry.runtime_data.zone.targets.day_vpd == 0.6
     assert hass.states.get("sensor.tent_vpd_status").state == "too_high"
 
 

@@ -59,7 +59,7 @@ async def test_unload_and_reload_leave_no_listeners_or_timers(hass: HomeAssistan
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
-    zone = entry.runtime_data
+    zone = entry.runtime_data.zone
     assert zone.available
     assert zone.listener_count > 0
     assert _listeners(hass) != listeners_before
@@ -69,7 +69,7 @@ async def test_unload_and_reload_leave_no_listeners_or_timers(hass: HomeAssistan
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     assert zone.listener_count == 0  # the old runtime is detached
-    assert entry.runtime_data is not zone
+    assert entry.runtime_data.zone is not zone
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
@@ -109,7 +109,7 @@ async def test_stage_and_targets_restored_after_restart(hass: HomeAssistant) -> 
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    zone = entry.runtime_data
+    zone = entry.runtime_data.zone
     assert zone.growth_stage is GrowthStage.LATE_FLOWER
     assert zone.targets.day_temperature == 27.5
     assert zone.targets.night_temperature == 19.0
@@ -137,7 +137,7 @@ async def test_renamed_source_entity_is_followed(
     await hass.async_block_till_done()
     assert entry.data[CONF_TEMPERATURE_ENTITY] == "sensor.canopy_temperature"
     assert entry.options[CONF_HEATER] == "switch.heater"
-    zone = entry.runtime_data
+    zone = entry.runtime_data.zone
     assert zone.temperature_entity_id == "sensor.canopy_temperature"
 
     set_inputs(hass)  # the old id is gone; the new one feeds the zone
@@ -149,4 +149,4 @@ async def test_renamed_source_entity_is_followed(
     # Other registry updates (no rename) change nothing.
     entity_registry.async_update_entity("sensor.canopy_temperature", name="Canopy")
     await hass.async_block_till_done()
-    assert entry.runtime_data is zone
+    assert entry.runtime_data.zone is zone

@@ -145,7 +145,7 @@ async def test_the_nodes_minimum_off_time_holds_its_heater(
 ) -> None:
     """Node minimum 300 s against the zone's default 60 s: the heater waits 300 s."""
     entry = await _set_up_node_zone(hass, mosquitto, tmp_path, heater=HEATER)
-    assert entry.runtime_data.node_minimum_times() == {HEATER: (300.0, 300.0)}
+    assert entry.runtime_data.zone.node_minimum_times() == {HEATER: (300.0, 300.0)}
     # Frozen only now: MQTT's own timers had to run for the switch to appear.
     with freeze_time(dt_util.utcnow()) as frozen:
         await hass.services.async_call(
@@ -172,4 +172,4 @@ async def test_only_the_nodes_own_actuator_gets_its_times(
     """A zone mapping another switch for the heater keeps the zone's own minimum times."""
     hass.states.async_set("switch.other_heater", "off")
     entry = await _set_up_node_zone(hass, mosquitto, tmp_path, heater="switch.other_heater")
-    assert entry.runtime_data.node_minimum_times() == {}
+    assert entry.runtime_data.zone.node_minimum_times() == {}

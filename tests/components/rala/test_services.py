@@ -34,7 +34,7 @@ async def _call(hass: HomeAssistant, service: str, **data: Any) -> None:
 
 
 def _zone(entry: MockConfigEntry) -> GrowZone:
-    zone: GrowZone = entry.runtime_data
+    zone: GrowZone = entry.runtime_data.zone
     return zone
 
 

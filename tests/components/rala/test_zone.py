@@ -48,7 +48,7 @@ async def _zone(hass: HomeAssistant, **options: object) -> tuple[MockConfigEntry
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
-    return entry, entry.runtime_data
+    return entry, entry.runtime_data.zone
 
 
 async def test_derived_values_follow_inputs(hass: HomeAssistant) -> None:
@@ -183,7 +183,7 @@ async def test_measured_leaf_temperature(
     )
     await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
-    zone = entry.runtime_data
+    zone = entry.runtime_data.zone
     assert zone.input_entity_ids == [TEMP, HUMIDITY, LEAF]
     assert zone.derived is not None
     assert zone.derived.leaf_temperature_measured
