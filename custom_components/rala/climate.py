@@ -73,12 +73,6 @@ from homeassistant.util import dt as dt_util
 
 from . import psychrometrics
 from .const import (
-    ACTUATOR_MIN_OFF,
-    ACTUATOR_MIN_ON,
-    CONF_MAX_HUMIDITY,
-    CONF_MAX_TEMPERATURE,
-    CONF_MIN_OFF_TIME,
-    CONF_MIN_ON_TIME,
     DEFAULT_MAX_HUMIDITY,
     DEFAULT_MAX_TEMPERATURE,
     DOMAIN,
@@ -171,17 +165,17 @@ def actuator_report(state: State | None) -> ActuatorReport | None:
 
 
 def zone_settings(zone: GrowZone) -> ControlSettings:
-    """The engine's settings from the zone's options; the defaults for invalid hard limits."""
-    options = zone.entry.options
-    stale_after = zone.max_input_age.total_seconds()
+    """The engine's settings from the zone's configuration; the defaults for invalid limits."""
+    config = zone.config
+    stale_after = config.max_input_age.total_seconds()
     try:
         return ControlSettings(
-            max_temperature=float(options.get(CONF_MAX_TEMPERATURE, DEFAULT_MAX_TEMPERATURE)),
-            max_humidity=float(options.get(CONF_MAX_HUMIDITY, DEFAULT_MAX_HUMIDITY)),
+            max_temperature=config.max_temperature,
+            max_humidity=config.max_humidity,
             stale_after=stale_after,
-            leaf_offset=zone.leaf_offset,
+            leaf_offset=config.leaf_offset,
         )
-    except (ControlError, TypeError, ValueError) as err:
+    except ControlError as err:
         _LOGGER.warning(
             "Grow zone %s: invalid hard limits in the options (%s); using %s °C, %s %%",
             zone.name,
@@ -189,17 +183,12 @@ def zone_settings(zone: GrowZone) -> ControlSettings:
             DEFAULT_MAX_TEMPERATURE,
             DEFAULT_MAX_HUMIDITY,
         )
-        return ControlSettings(stale_after=stale_after, leaf_offset=zone.leaf_offset)
+        return ControlSettings(stale_after=stale_after, leaf_offset=config.leaf_offset)
 
 
 def zone_cycle_times(zone: GrowZone) -> CycleTimes:
-    """The zone's minimum on and off time of its climate actuators (options)."""
-    options = zone.entry.options
-    # The options flow validates the range; a negative time would only disable the hold.
-    return CycleTimes(
-        min_on=max(0.0, float(options.get(CONF_MIN_ON_TIME, ACTUATOR_MIN_ON))),
-        min_off=max(0.0, float(options.get(CONF_MIN_OFF_TIME, ACTUATOR_MIN_OFF))),
-    )
+    """The zone's minimum on and off time of its climate actuators."""
+    return CycleTimes(min_on=zone.config.min_on_time, min_off=zone.config.min_off_time)
 
 
 class UnavailableActuatorsIssue:

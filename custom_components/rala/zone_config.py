@@ -16,6 +16,8 @@ from typing import Any
 from .announcement import MAX_MIN_TIME, MAX_SAMPLE_INTERVAL
 from .const import (
     ACTUATOR_KEYS,
+    ACTUATOR_MIN_OFF,
+    ACTUATOR_MIN_ON,
     CONF_HUMIDITY_ENTITY,
     CONF_LEAF_OFFSET,
     CONF_LEAF_TEMPERATURE_ENTITY,
@@ -23,6 +25,8 @@ from .const import (
     CONF_MAX_HUMIDITY,
     CONF_MAX_INPUT_AGE,
     CONF_MAX_TEMPERATURE,
+    CONF_MIN_OFF_TIME,
+    CONF_MIN_ON_TIME,
     CONF_NODE_ACTUATOR_TIMINGS,
     CONF_NODE_AVAILABILITY_TOPIC,
     CONF_NODE_DEVICE_IDENTIFIER,
@@ -85,6 +89,10 @@ class ZoneConfig:
     """°C: the hard limit above which heating stops whatever the targets."""
     max_humidity: float
     """% RH: the hard limit above which humidifying stops whatever the targets."""
+    min_on_time: float
+    """Seconds a climate actuator stays on at least once switched on."""
+    min_off_time: float
+    """Seconds a climate actuator stays off at least once switched off."""
     node: NodeLink | None
     """``None`` for a zone from existing sensors."""
 
@@ -124,6 +132,9 @@ def zone_config(title: str, data: Mapping[str, Any], options: Mapping[str, Any])
         light_schedule_problem=light_problem,
         max_temperature=_number_or(config.get(CONF_MAX_TEMPERATURE), DEFAULT_MAX_TEMPERATURE),
         max_humidity=_number_or(config.get(CONF_MAX_HUMIDITY), DEFAULT_MAX_HUMIDITY),
+        # The options flow validates the range; a negative time would only disable the hold.
+        min_on_time=max(0.0, float(config.get(CONF_MIN_ON_TIME, ACTUATOR_MIN_ON))),
+        min_off_time=max(0.0, float(config.get(CONF_MIN_OFF_TIME, ACTUATOR_MIN_OFF))),
         node=_node_link(config),
     )
 
