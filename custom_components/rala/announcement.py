@@ -18,7 +18,7 @@ import re
 from typing import Any, Final
 
 from .bounded_json import BoundedJsonError, load_bounded
-from .const import NODE_ACTUATOR_KINDS
+from .const import NODE_ACTUATOR_KINDS, PUMP
 from .node_protocol import KEY_PATTERN, NODE_ID_PATTERN, node_id_from_announcement_topic
 
 SUPPORTED_SCHEMA: Final = 1
@@ -123,7 +123,7 @@ class Announcement:
         for zone, binding in bindings.items():
             actuators: dict[str, AnnouncedActuator] = {}
             for actuator in self.actuators:
-                if actuator.zone == zone and actuator.kind != "pump":
+                if actuator.zone == zone and actuator.kind != PUMP:
                     actuators.setdefault(actuator.kind, actuator)
             result.append(ZoneBinding(zone, binding.sensor, actuators))
         return result

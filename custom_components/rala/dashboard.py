@@ -27,8 +27,8 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 import probatio
 
 from .const import DOMAIN
-from .entity import zone_entity_key
 from .models import RalaConfigEntry
+from .unique_ids import zone_entity_key
 
 STRATEGY_FILE = Path(__file__).parent / "frontend" / "dashboard-strategy.js"
 STRATEGY_URL = f"/{DOMAIN}/dashboard-strategy.js"

@@ -13,11 +13,8 @@ from homeassistant.components.sensor import SensorEntityDescription
 from homeassistant.core import callback
 from homeassistant.helpers.entity import Entity, EntityDescription
 
-from .unique_ids import zone_entity_key, zone_entity_unique_id
+from .unique_ids import zone_entity_unique_id
 from .zone import GrowZone
-
-# The unique-id helpers are imported from here by the platforms, next to the base entity.
-__all__ = ["GrowZoneEntity", "zone_entity_key", "zone_entity_unique_id"]
 
 
 def shown_value(value: object, description: SensorEntityDescription) -> object:

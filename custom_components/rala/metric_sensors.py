@@ -43,9 +43,10 @@ from homeassistant.util import dt as dt_util
 from .bands import Band
 from .const import DOMAIN, TEMPERATURE_TOLERANCE, ActuatorKind
 from .control import CYCLED_KINDS
-from .entity import GrowZoneEntity, shown_value, zone_entity_unique_id
+from .entity import GrowZoneEntity, shown_value
 from .metrics import BandClock
 from .models import RalaConfigEntry
+from .unique_ids import zone_entity_unique_id
 from .zone import GrowZone, VpdStatus
 
 _LOGGER = logging.getLogger(__name__)

@@ -484,8 +484,8 @@ class GrowZone:
     @property
     def vpd_band(self) -> tuple[float, float]:
         """The accepted leaf VPD band (low, high) of the current period, kPa."""
-        half_width = vpd_band_half_width(self.growth_stage)
-        return (max(0.0, self.target_vpd - half_width), self.target_vpd + half_width)
+        band = Band.around(self.target_vpd, vpd_band_half_width(self.growth_stage), floor=0.0)
+        return (band.low, band.high)
 
     @property
     def vpd_is_leaf(self) -> bool:

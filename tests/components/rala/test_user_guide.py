@@ -31,8 +31,9 @@ from custom_components.rala.const import (
     MIN_TARGET_TEMPERATURE,
     MIN_TARGET_VPD,
     TEMPERATURE_TOLERANCE,
+    ActuatorKind,
 )
-from custom_components.rala.control import ActuatorKind, modes_for
+from custom_components.rala.control import modes_for
 from custom_components.rala.growth_stages import STAGE_TARGETS
 
 ROOT = Path(__file__).parents[3]
