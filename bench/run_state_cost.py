@@ -19,9 +19,10 @@ A side's own cost is its figure minus the ``inputs`` side's.
 # The project's integration must be imported before the harness's testing_config wins.
 import custom_components.rala  # noqa: F401  # isort: skip
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+import logging
 import os
 from pathlib import Path
 import random
@@ -86,6 +87,19 @@ def persistent_database() -> bool:
 @pytest.fixture
 def mock_recorder_before_hass(async_test_recorder: Any) -> None:
     """Prepare the recorder's database before ``hass``."""
+
+
+@pytest.fixture(autouse=True)
+def installation_log_levels() -> Iterator[None]:
+    """Log as an installation does (warnings and up): the harness logs at INFO, the
+    recorder's every SQL statement included, which would be most of what is measured."""
+    loggers = [logging.getLogger(), logging.getLogger("sqlalchemy.engine")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    yield
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
 
 
 @pytest.fixture
@@ -321,7 +335,26 @@ async def async_measure(
     recorder_db_url: str,
     session: StateCostSession,
 ) -> None:
-    """Every figure of the benchmark, into ``session`` (the recorder must be running)."""
+    """Every figure of the benchmark, into ``session`` (the recorder must be running).
+
+    The harness runs the event loop in asyncio's debug mode, which records a traceback for
+    every task created and times every callback: a cost no installation pays, and one that
+    would fall on whoever creates more tasks. It is off while measuring.
+    """
+    debug = hass.loop.get_debug()
+    hass.loop.set_debug(False)
+    try:
+        await _async_measure(hass, freezer, recorder_db_url, session)
+    finally:
+        hass.loop.set_debug(debug)
+
+
+async def _async_measure(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    recorder_db_url: str,
+    session: StateCostSession,
+) -> None:
     database = _database_file(recorder_db_url)
     many = [f"many_{index}" for index in range(session.zones)]
     await _set_up_actuators(hass, ["rala", *many])

@@ -103,6 +103,8 @@ def run(session: StateCostSession) -> int:
             f"--rootdir={REPOSITORY}",
             "-p",
             "no:cacheprovider",
+            "-p",
+            "no:logging",
             "-q",
             "--no-header",
         ],

@@ -52,8 +52,9 @@ class GrowZoneEntity(Entity):
     @callback
     def async_write_if_shown_changed(self) -> None:
         """Write the state if what it shows is not what was written last."""
-        if self._shown() != self._last_shown:
-            self.async_write_zone_state()
+        if (shown := self._shown()) != self._last_shown:
+            self._last_shown = shown
+            self.async_write_ha_state()
 
     @callback
     def async_write_zone_state(self) -> None:
