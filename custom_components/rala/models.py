@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from homeassistant.config_entries import ConfigEntry
 
+from .grow_calendar import GrowCalendar
 from .history import NodeHistory
 from .repairs import ZoneIssueTracker
 from .zone import GrowZone
@@ -13,10 +14,12 @@ from .zone import GrowZone
 
 @dataclass(slots=True)
 class RalaRuntimeData:
-    """A loaded grow zone: its runtime, its repair issues and, for a node's zone, its backfill."""
+    """A loaded grow zone: its runtime, repair issues, grow calendar and a node zone's backfill."""
 
     zone: GrowZone
     issues: ZoneIssueTracker
+    calendar: GrowCalendar
+    """The days the zone has been in its stage and growing (kept across restarts)."""
     history: NodeHistory | None = None
     """The backfill of a node zone's buffered readings into the recorder, else ``None``."""
 

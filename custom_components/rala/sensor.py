@@ -16,6 +16,7 @@ from homeassistant.const import UnitOfDensity, UnitOfPressure, UnitOfTemperature
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .calendar_sensors import calendar_sensors
 from .entity import GrowZoneEntity, shown_value
 from .metric_sensors import metric_sensors
 from .models import RalaConfigEntry
@@ -111,6 +112,8 @@ async def async_setup_entry(
     async_add_entities(GrowZoneSensor(zone, description) for description in SENSORS)
     # How well the climate is kept, and switchings per actuator (see metric_sensors.py).
     async_add_entities(metric_sensors(entry))
+    # Days in stage and since the grow started (see grow_calendar.py).
+    async_add_entities(calendar_sensors(entry))
 
 
 class GrowZoneSensor(GrowZoneEntity, SensorEntity):

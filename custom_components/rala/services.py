@@ -15,6 +15,7 @@ from homeassistant.helpers import config_validation as cv, service
 import probatio
 
 from .const import DOMAIN, TARGET_KEYS
+from .grow_calendar import next_stage
 from .growth_stages import GrowthStage
 from .models import RalaConfigEntry
 from .zone import GrowZone
@@ -25,12 +26,19 @@ ATTR_APPLY_TARGETS = "apply_targets"
 
 SERVICE_SET_GROWTH_STAGE = "set_growth_stage"
 SERVICE_SET_TARGETS = "set_targets"
+SERVICE_ADVANCE_GROWTH_STAGE = "advance_growth_stage"
 
 SET_GROWTH_STAGE_SCHEMA = probatio.Schema(
     {
         probatio.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
         # Checked in the handler, so that a wrong stage gets a translated message.
         probatio.Required(ATTR_STAGE): cv.string,
+        probatio.Optional(ATTR_APPLY_TARGETS, default=True): cv.boolean,
+    }
+)
+ADVANCE_GROWTH_STAGE_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
         probatio.Optional(ATTR_APPLY_TARGETS, default=True): cv.boolean,
     }
 )
@@ -93,6 +101,23 @@ def async_setup_services(hass: HomeAssistant) -> None:
             )
         apply_targets(entry.runtime_data.zone, targets)
 
+    async def async_advance_growth_stage(call: ServiceCall) -> None:
+        zone = _zone_entry(hass, call).runtime_data.zone
+        stage = next_stage(zone.growth_stage)
+        if stage is None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="last_stage",
+                translation_placeholders={"stage": zone.growth_stage.value},
+            )
+        zone.async_set_growth_stage(stage, apply_targets=call.data[ATTR_APPLY_TARGETS])
+
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_ADVANCE_GROWTH_STAGE,
+        async_advance_growth_stage,
+        ADVANCE_GROWTH_STAGE_SCHEMA,
+    )
     hass.services.async_register(
         DOMAIN, SERVICE_SET_GROWTH_STAGE, async_set_growth_stage, SET_GROWTH_STAGE_SCHEMA
     )
