@@ -303,10 +303,12 @@ def running_server(name: str) -> Iterator[DatabaseServer]:
     keep the sockets under the length limit, and the postgres user can reach it).
     """
     directory = Path(tempfile.mkdtemp(prefix=f"rala-{name}-"))
-    server = SERVERS[name](directory)
     try:
-        server.start()
-        yield server
+        server = SERVERS[name](directory)
+        try:
+            server.start()
+            yield server
+        finally:
+            server.stop()
     finally:
-        server.stop()
         shutil.rmtree(directory, ignore_errors=True)
