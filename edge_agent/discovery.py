@@ -598,6 +598,27 @@ class PayloadError(ValueError):
 # is optional, so an unterminated string ends the scan instead of being tried again from
 # every later quote: the scan stays linear in the payload's length.
 _JSON_NESTING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
+# A \uD800-\uDFFF escape: JSON may pair two into one character, but a lone one decodes to
+# a str that cannot be encoded again, so echoing it (a replay's request_id) would fail.
+_SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def holds_lone_surrogate(value: Any) -> bool:
+    """Whether a decoded JSON value holds a string (or key) that is no Unicode text."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def load_json(
@@ -618,9 +639,12 @@ def load_json(
         elif token in (b"]", b"}"):
             depth -= 1
     try:
-        return json.loads(payload)
+        value = json.loads(payload)
     except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
         raise PayloadError(f"{what} is not valid JSON: {err}", refusal) from err
+    if _SURROGATE_ESCAPE.search(payload) and holds_lone_surrogate(value):
+        raise PayloadError(f"{what} holds a lone UTF-16 surrogate, which is no text", refusal)
+    return value
 
 
 def parse_command(

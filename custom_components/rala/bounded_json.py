@@ -23,6 +23,9 @@ MAX_INTEGER_DIGITS: Final = 19
 # where it fails, so it never nests deeper than the brackets counted outside them.
 _STRING: Final = re.compile(r'"(?:[^"\\]|\\.)*+(?:"|\\?\Z)', re.DOTALL)
 _NOT_A_BRACKET: Final = re.compile(r"[^\[\]{}]+")
+# A \uD800-\uDFFF escape: JSON may pair two into one character, but a lone one decodes to
+# a str that cannot be encoded again (not stored, not written to the database).
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
 _EMPTY_PAIR: Final = re.compile(r"\[\]|\{\}")
 
 
@@ -95,6 +98,26 @@ def load_bounded(payload: bytes | bytearray | str, *, max_bytes: int, max_depth:
     if not within_depth(text, max_depth):
         raise BoundedJsonError(f"nested deeper than {max_depth} levels, or brackets do not match")
     try:
-        return json.loads(text, parse_int=_integer)
-    except ValueError as err:  # JSONDecodeError, and a lone surrogate's UnicodeDecodeError
+        value = json.loads(text, parse_int=_integer)
+    except ValueError as err:  # JSONDecodeError
         raise BoundedJsonError(f"not JSON: {err}") from err
+    if _SURROGATE_ESCAPE.search(text) and _holds_lone_surrogate(value):
+        raise BoundedJsonError("holds a lone UTF-16 surrogate, which is no text")
+    return value
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False

@@ -149,3 +149,9 @@ def probe(
 def is_text(text: str) -> Callable[[Received], bool]:
     """A ``wait_for`` condition: the message's payload is ``text``."""
     return lambda message: message.text == text
+
+
+def retained_message(host: str, port: int, topic: str) -> Received:
+    """The message the broker keeps retained on ``topic`` (waits for one)."""
+    with probe(host, port, [topic]) as late:
+        return late.wait_for(topic)

@@ -23,7 +23,7 @@ from tests.edge_agent.agent_process import (
     simulate_args,
 )
 from tests.edge_agent.broker_faults import frozen
-from tests.edge_agent.mqtt_probe import Received, is_text, probe
+from tests.edge_agent.mqtt_probe import Received, is_text, probe, retained_message
 from tests.mosquitto import Mosquitto
 
 pytestmark = pytest.mark.mqtt
@@ -192,8 +192,7 @@ def forged_discovery(node: str, batch: int, count: int = 1000) -> bytes:
 
 
 def retained_discovery(broker: Mosquitto, node: str) -> Received:
-    with probe(broker.host, broker.port, [f"homeassistant/device/{node}/config"]) as late:
-        return late.wait_for(f"homeassistant/device/{node}/config")
+    return retained_message(broker.host, broker.port, f"homeassistant/device/{node}/config")
 
 
 def test_replay_requests_out_of_range_or_nested_too_deep_do_not_stop_the_backfill(

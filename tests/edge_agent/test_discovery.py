@@ -235,6 +235,16 @@ def test_only_components_this_node_could_have_published_are_removed() -> None:
     assert anyone == {"gone_temperature": "sensor", "old_switch": "switch", "foreign": "sensor"}
 
 
+def test_incoming_json_with_a_lone_surrogate_is_refused() -> None:
+    """A lone \\uD800 decodes to a str no encoder takes back: echoed in a replay's
+    request_id it made every later replay fail."""
+    assert load_json(b'["\\ud83c\\udf31"]', "x", refusal=Refusal.REPLAY_MALFORMED) == ["\U0001f331"]
+    assert load_json(b'["\\\\ud800"]', "x", refusal=Refusal.REPLAY_MALFORMED) == ["\\ud800"]
+    for payload in (b'{"request_id": "\\ud800"}', b'{"\\udfff": 1}', b'[["a\\uD83C"]]'):
+        with pytest.raises(PayloadError, match="lone UTF-16 surrogate"):
+            load_json(payload, "replay request", refusal=Refusal.REPLAY_MALFORMED)
+
+
 def test_incoming_json_depth_is_bounded() -> None:
     nested = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
     assert load_json(nested, "x", refusal=Refusal.REPLAY_MALFORMED) == json.loads(nested)
