@@ -19,7 +19,13 @@ from typing import Any, Final
 
 from .bounded_json import BoundedJsonError, load_bounded
 from .const import NODE_ACTUATOR_KINDS, PUMP
-from .node_protocol import KEY_PATTERN, NODE_ID_PATTERN, node_id_from_announcement_topic
+from .node_protocol import (
+    KEY_PATTERN,
+    MAX_TOPIC_LENGTH,
+    NODE_ID_PATTERN,
+    is_node_topic,
+    node_id_from_announcement_topic,
+)
 
 SUPPORTED_SCHEMA: Final = 1
 """The announcement schema version this integration understands."""
@@ -168,7 +174,7 @@ def parse_announcement(payload: str | bytes | bytearray, topic: str | None = Non
     name = _string(document, "name")
     sensors_raw = _list(document, "sensors")
     actuators_raw = _list(document, "actuators")
-    sensors = tuple(_sensor(item, name) for item in sensors_raw)
+    sensors = tuple(_sensor(item, name, node_id) for item in sensors_raw)
     actuators = tuple(_actuator(item, name) for item in actuators_raw)
     _unique_keys("sensor", [sensor.key for sensor in sensors])
     _unique_keys("actuator", [actuator.key for actuator in actuators])
@@ -178,14 +184,14 @@ def parse_announcement(payload: str | bytes | bytearray, topic: str | None = Non
         name=name,
         sw_version=_optional_string(document, "sw_version"),
         sample_interval=_number(document, "sample_interval", MAX_SAMPLE_INTERVAL, positive=True),
-        availability_topic=_string(document, "availability_topic"),
+        availability_topic=_node_topic(document, "availability_topic", node_id),
         device_identifier=_string(document, "device_identifier"),
         sensors=sensors,
         actuators=actuators,
     )
 
 
-def _sensor(item: Any, node_name: str) -> AnnouncedSensor:
+def _sensor(item: Any, node_name: str, node_id: str) -> AnnouncedSensor:
     if not isinstance(item, dict):
         raise AnnouncementError(REASON_INVALID, f"sensor is not an object: {item!r}")
     unique_ids = item.get("unique_ids")
@@ -205,7 +211,7 @@ def _sensor(item: Any, node_name: str) -> AnnouncedSensor:
         name=_string(item, "name"),
         zone=_optional_string(item, "zone") or node_name,
         model=_optional_string(item, "model"),
-        state_topic=_string(item, "state_topic"),
+        state_topic=_node_topic(item, "state_topic", node_id),
         unique_ids=dict(unique_ids),
     )
 
@@ -241,6 +247,18 @@ def _string(
         raise AnnouncementError(REASON_INVALID, f"{key} must be a non-empty string: {value!r}")
     if pattern is not None and not pattern.fullmatch(value):
         raise AnnouncementError(REASON_INVALID, f"{key} {value!r} has invalid characters")
+    return value
+
+
+def _node_topic(document: Mapping[str, Any], key: str, node_id: str) -> str:
+    """A topic of the node that the integration may subscribe to as it is."""
+    value = _string(document, key)
+    if not is_node_topic(node_id, value):
+        raise AnnouncementError(
+            REASON_INVALID,
+            f"{key} must be a topic under rala/{node_id}/ without wildcards, control "
+            f"characters or empty levels, of at most {MAX_TOPIC_LENGTH} characters: {value!r}",
+        )
     return value
 
 

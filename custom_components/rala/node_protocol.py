@@ -22,6 +22,12 @@ ANNOUNCEMENT_FILTER: Final = f"{TOPIC_ROOT}/+/node"
 """The topic filter of every node's announcement (the manifest's ``mqtt`` key)."""
 _ANNOUNCEMENT_TOPIC: Final = re.compile(rf"{TOPIC_ROOT}/([^/+#]+)/node")
 _SENSOR_STATE_TOPIC: Final = re.compile(rf"{TOPIC_ROOT}/[^/+#]+/sensor/([^/+#]*)/state")
+MAX_TOPIC_LENGTH: Final = 256
+"""The longest topic a node may name in its announcement (its own are under 100)."""
+_TOPIC_LEVEL: Final = r"[^/+#\x00-\x1f\x7f]+"
+"""One level of a topic the integration subscribes to as it is: no wildcard, no control
+character (a broker ends the connection of a client that subscribes to ``a/#/b`` or
+to a topic with a NUL, and with it all of Home Assistant's MQTT)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,18 @@ class Topics:
     def sensor_state(self, sensor: str) -> str:
         """Live readings of one sensor."""
         return f"{self.base}/sensor/{sensor}/state"
+
+
+def is_node_topic(node_id: str, topic: str) -> bool:
+    """Whether ``topic`` is one of the node's own, fit to subscribe to as it is.
+
+    Under ``rala/<node>/``, at most :data:`MAX_TOPIC_LENGTH` characters, no empty level, no
+    wildcard and no control character.
+    """
+    base = Topics(node_id).base
+    return len(topic) <= MAX_TOPIC_LENGTH and (
+        re.fullmatch(rf"{re.escape(base)}(?:/{_TOPIC_LEVEL})+", topic) is not None
+    )
 
 
 def node_id_from_announcement_topic(topic: str) -> str | None:

@@ -18,6 +18,7 @@ from custom_components.rala.announcement import (
     AnnouncementError,
     parse_announcement,
 )
+from custom_components.rala.node_protocol import MAX_TOPIC_LENGTH
 
 from .common import announcement
 
@@ -57,19 +58,19 @@ def test_zones_group_sensors_and_actuators() -> None:
         {
             "key": "pressure-only",
             "name": "Barometer",
-            "state_topic": "t",
+            "state_topic": "rala/tent-pi/t",
             "unique_ids": {"pressure": "p"},
         },
         {
             "key": "a",
             "name": "A",
-            "state_topic": "t",
+            "state_topic": "rala/tent-pi/t",
             "unique_ids": {"temperature": "a_t", "humidity": "a_h"},
         },
         {
             "key": "b",
             "name": "B",
-            "state_topic": "t",
+            "state_topic": "rala/tent-pi/t",
             "unique_ids": {"temperature": "b_t", "humidity": "b_h"},
         },
     ]
@@ -163,6 +164,36 @@ def test_topic_must_match_node() -> None:
     """An announcement on another node's topic is refused."""
     assert _reason(_with(), "rala/other/node") == REASON_INVALID
     assert _reason(_with(), "somewhere/else") == REASON_INVALID
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "rala/tent-pi/#",
+        "rala/tent-pi/+/availability",
+        "rala/tent-pi/a/#/b",
+        "rala/tent-pi/avail\u0000ability",
+        "rala/tent-pi/avail\nability",
+        "rala/tent-pi//availability",
+        "rala/tent-pi/",
+        "rala/tent-pi",
+        "rala/other/availability",
+        "homeassistant/status",
+        "rala/tent-pi/" + "a" * (MAX_TOPIC_LENGTH - len("rala/tent-pi/") + 1),
+    ],
+)
+def test_topics_the_integration_subscribes_to_are_the_nodes_own_and_plain(topic: str) -> None:
+    """A wildcard or a NUL in a subscription makes the broker drop Home Assistant's MQTT
+    connection, and another node's topic is not this node's: refused before subscribing."""
+    assert _reason(_with(availability_topic=topic)) == REASON_INVALID
+    document = announcement()
+    document["sensors"][0]["state_topic"] = topic
+    assert _reason(json.dumps(document)) == REASON_INVALID
+
+
+def test_the_longest_node_topic_is_taken() -> None:
+    topic = "rala/tent-pi/" + "a" * (MAX_TOPIC_LENGTH - len("rala/tent-pi/"))
+    assert parse_announcement(_with(availability_topic=topic)).availability_topic == topic
 
 
 def test_unsupported_schema_carries_version() -> None:

@@ -17,20 +17,20 @@ import pytest_socket
 from tests.databases import DatabaseServer, running_server
 from tests.reliability.figures import record, scaled
 
-from .test_history import (  # the SQLite suite's node, zone and helpers, unchanged
+from .node_zone import (
     BACKFILL_TOPIC,
     ENTITIES,
     Setup,
-    _batch,
-    _expected,
-    _hour,
-    _hourly,
-    _reading,
-    _rows,
-    _until,
-    _wait_recorder,
+    backfill_batch,
+    expected_hourly,
+    full_hour,
+    hourly_rows,
+    hourly_statistics,
     mock_recorder_before_hass,
     node,
+    node_reading,
+    wait_recorder,
+    wait_until,
     zone,
 )
 
@@ -63,37 +63,37 @@ async def test_backfill_imports_hours_once(zone: Setup, database_server: Databas
     backend = get_instance(hass).engine.url.get_backend_name()  # type: ignore[union-attr]
     assert backend == {"postgresql": "postgresql", "mariadb": "mysql"}[database_server.name]
     hours = scaled(4, 24)
-    first = _hour(-(hours + 1))
+    first = full_hour(-(hours + 1))
     per_hour = 8  # a reading every 7.5 minutes
     readings = [
-        _reading(seq, first + timedelta(minutes=7.5 * index))
+        node_reading(seq, first + timedelta(minutes=7.5 * index))
         for index, seq in enumerate(range(1, hours * per_hour + 1))
     ]
-    await zone.deliver(BACKFILL_TOPIC, _batch(readings))
-    await _until("the import", lambda: zone.history.state.counters["imported_hours"] == hours)
-    await _wait_recorder(hass)
+    await zone.deliver(BACKFILL_TOPIC, backfill_batch(readings))
+    await wait_until("the import", lambda: zone.history.state.counters["imported_hours"] == hours)
+    await wait_recorder(hass)
 
-    end = _hour(0)
+    end = full_hour(0)
     imported = {}
     for quantity, entity_id in ENTITIES.items():
-        imported[quantity] = _rows(await _hourly(hass, entity_id, first, end))
-        assert imported[quantity].keys() == _expected(readings, quantity).keys()
-        for start, values in _expected(readings, quantity).items():
+        imported[quantity] = hourly_rows(await hourly_statistics(hass, entity_id, first, end))
+        assert imported[quantity].keys() == expected_hourly(readings, quantity).keys()
+        for start, values in expected_hourly(readings, quantity).items():
             assert imported[quantity][start] == pytest.approx(values, rel=1e-9)
     assert not zone.history.state.pending_hours
 
     # The node replays the same readings (say the PUBACK got lost): nothing changes.
-    await zone.deliver(BACKFILL_TOPIC, _batch(readings))
+    await zone.deliver(BACKFILL_TOPIC, backfill_batch(readings))
     assert zone.history.state.counters["duplicate_readings"] == len(readings)
     assert zone.history.state.counters["imported_hours"] == hours
-    await _wait_recorder(hass)
+    await wait_recorder(hass)
     duplicated = 0
     for quantity, entity_id in ENTITIES.items():
-        again = _rows(await _hourly(hass, entity_id, first, end))
+        again = hourly_rows(await hourly_statistics(hass, entity_id, first, end))
         duplicated += len(again) - len(imported[quantity])
         assert again == imported[quantity]
 
-    lost_hours = _expected(readings, "temperature").keys() - imported["temperature"].keys()
+    lost_hours = expected_hourly(readings, "temperature").keys() - imported["temperature"].keys()
     record(
         "database",
         database=database_server.name,
