@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 import os
 from pathlib import Path
+import re
 import signal
 import subprocess
 import sys
@@ -86,6 +87,18 @@ class AgentProcess:
         """Kill the process if it still runs."""
         if self.process.poll() is None:
             self.kill()
+
+
+def wait_for_new_log(agent: AgentProcess, pattern: str, since: int, timeout: float) -> str:
+    """The first match of ``pattern`` in what the agent logged after offset ``since``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        match = re.search(pattern, agent.log[since:])
+        if match:
+            return match.group(0)
+        assert agent.process.poll() is None, agent.log
+        assert time.monotonic() < deadline, f"{pattern!r} not logged:\n{agent.log[-3000:]}"
+        time.sleep(0.05)
 
 
 @contextmanager

@@ -1,5 +1,6 @@
-"""The agent as a real process against faults: a frozen broker, a clean stop with PUBACKs
-still on their way, a stranger with the node's old client id, hostile messages."""
+"""The agent as a real process against faults: a clean stop with PUBACKs still on their way,
+a stranger with the node's old client id, hostile messages. (A frozen broker has its own
+suite, tests/reliability/test_agent_frozen_broker.py.)"""
 
 from __future__ import annotations
 
@@ -17,74 +18,16 @@ from edge_agent.discovery import MAX_REMOVED_COMPONENTS
 from edge_agent.outbox import Outbox
 from tests.edge_agent.agent_process import (
     ALL_TOPICS,
-    AgentProcess,
     command,
     running_agent,
     simulate_args,
+    wait_for_new_log,
 )
 from tests.edge_agent.broker_faults import frozen
 from tests.edge_agent.mqtt_probe import Received, is_text, probe, retained_message
 from tests.mosquitto import Mosquitto
 
 pytestmark = pytest.mark.mqtt
-
-
-def wait_for_new_log(agent: AgentProcess, pattern: str, since: int, timeout: float) -> str:
-    """The first match of ``pattern`` in what the agent logged after offset ``since``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        match = re.search(pattern, agent.log[since:])
-        if match:
-            return match.group(0)
-        assert agent.process.poll() is None, agent.log
-        assert time.monotonic() < deadline, f"{pattern!r} not logged:\n{agent.log[-3000:]}"
-        time.sleep(0.05)
-
-
-# --------------------------------------------------------------------------- frozen broker
-
-
-def test_a_frozen_broker_brings_heater_and_humidifier_to_their_link_loss_state_in_time(
-    mosquitto: Mosquitto, tmp_path: Path
-) -> None:
-    """A broker stopped with SIGSTOP keeps TCP open; the agent must not wait for TCP.
-
-    paho alone notices a silent broker only after two keepalive periods (60 s each here):
-    the link-loss states would come two minutes late. They must come within the
-    link-loss timeout (8 s, real time at speed 1) of the broker's last answer.
-    """
-    node = "t-frozen"
-    link_loss_timeout = 8.0
-    args = simulate_args(mosquitto, tmp_path / "state", node, "--link-loss-timeout", "8", speed=1)
-    with (
-        running_agent(args, tmp_path / "agent.log") as agent,
-        probe(mosquitto.host, mosquitto.port, ALL_TOPICS) as watcher,
-    ):
-        watcher.wait_for(f"rala/{node}/actuator/heater/state", is_text("OFF"))
-        assert command(watcher, node, "heater", "ON").text == "ON"
-        assert command(watcher, node, "humidifier", "ON").text == "ON"
-        assert command(watcher, node, "exhaust_fan", "ON").text == "ON"
-        mark = len(agent.log)
-        with frozen(mosquitto):
-            frozen_at = time.monotonic()
-            wait_for_new_log(agent, r"heater OFF \(link lost\)", mark, link_loss_timeout + 4)
-            # Within the bound, measured from the freeze (the last answer came before it).
-            assert time.monotonic() - frozen_at < link_loss_timeout + 4
-            wait_for_new_log(agent, r"humidifier OFF \(link lost\)", mark, 1)
-            wait_for_new_log(agent, r"broker not answering for \d+ s: reconnecting", mark, 1)
-            assert "exhaust_fan OFF" not in agent.log[mark:]  # its link-loss action: keep
-        # The broker is back: the agent reconnects and reports what the pins are.
-        since = watcher.count
-        watcher.wait_for(
-            f"rala/{node}/actuator/heater/state", is_text("OFF"), timeout=30, since=since
-        )
-        watcher.wait_for(f"rala/{node}/actuator/humidifier/state", is_text("OFF"), since=since)
-        watcher.wait_for(f"rala/{node}/actuator/exhaust_fan/state", is_text("ON"), since=since)
-        watcher.wait_for(f"rala/{node}/availability", is_text("online"), since=since)
-        agent.wait_for_log("link restored", timeout=20)
-        assert command(watcher, node, "heater", "ON").text == "ON"
-        assert agent.terminate() == 0
-    assert "Traceback" not in agent.log
 
 
 # --------------------------------------------------------------------------- clean stop
