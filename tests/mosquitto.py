@@ -117,10 +117,14 @@ class Mosquitto:
         users: dict[str, str] | None = None,
         tls: BrokerPki | None = None,
         persistent: bool = False,
+        acl: str | None = None,
     ) -> None:
         """Write the config: anonymous access, or only ``users`` (name → password); TLS
         with the certificates of ``tls`` when given. ``persistent`` keeps retained
-        messages and client sessions across a restart (in ``directory``)."""
+        messages and client sessions across a restart (in ``directory``). ``acl`` is the
+        text of a mosquitto ACL file (``user <name>`` then ``topic read|write|readwrite
+        <filter>`` lines, ``pattern`` lines with ``%u``/``%c``): with it, every login may
+        use only the topics it grants; without it, every topic is open."""
         self.directory = directory
         self.port = port if port is not None else free_port()
         self.host = "127.0.0.1"
@@ -158,6 +162,10 @@ class Mosquitto:
                 f"certfile {tls.server_cert}",
                 f"keyfile {tls.server_key}",
             ]
+        if acl is not None:
+            acl_file = directory / "acl"
+            acl_file.write_text(acl, encoding="utf-8")
+            lines.append(f"acl_file {acl_file}")
         self.config_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     @property

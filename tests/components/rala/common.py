@@ -1,12 +1,16 @@
 """Shared helpers of the integration's tests: node announcements and zone entries."""
 
+import asyncio
+from collections.abc import Awaitable, Callable
 import json
 from pathlib import Path
+import time
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -142,3 +146,49 @@ async def async_set_up_mqtt(hass: HomeAssistant, broker: Mosquitto, tmp_path: Pa
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     return entry
+
+
+REAL_WAIT = 60.0
+"""Seconds a test waits for a real process or broker; a loaded CI machine may be slow."""
+
+
+async def poll_until[T](
+    what: str, probe: Callable[[], T | None] | Callable[[], Awaitable[T | None]]
+) -> T:
+    """Poll ``probe`` (on real time: the agent is a real process) until it returns a value."""
+    deadline = time.monotonic() + REAL_WAIT
+    while True:
+        value = probe()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value is not None and value is not False:
+            return value  # type: ignore[return-value]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def create_zone_through_discovery(hass: HomeAssistant, unique_id: str) -> ConfigEntry:
+    """Wait for the discovery flow of the zone ``unique_id``, confirm it, let it finish."""
+
+    def discovered() -> dict[str, Any] | None:
+        flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        return dict(flows[0]) if flows else None
+
+    flow = await poll_until("the node announcement to start a flow", discovered)
+    assert flow["step_id"] == "mqtt_confirm"
+    assert flow["context"]["unique_id"] == unique_id
+
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], {})
+
+    async def finished() -> ConfigEntry | None:
+        nonlocal result
+        if result["type"] is FlowResultType.SHOW_PROGRESS:
+            result = await hass.config_entries.flow.async_configure(flow["flow_id"])
+        if result["type"] is FlowResultType.CREATE_ENTRY:
+            entry: ConfigEntry = result["result"]
+            return entry
+        assert result["type"] in (FlowResultType.SHOW_PROGRESS, FlowResultType.SHOW_PROGRESS_DONE)
+        return None
+
+    return await poll_until("the zone's config entry", finished)

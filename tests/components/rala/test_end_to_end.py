@@ -7,16 +7,13 @@ config flow, and the zone's VPD sensor is checked against the readings HA receiv
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 import signal
 import sys
-import time
-from typing import Any
 
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 
@@ -30,28 +27,11 @@ from custom_components.rala.const import (
 )
 from tests.mosquitto import Mosquitto
 
-from .common import async_set_up_mqtt
+from .common import async_set_up_mqtt, create_zone_through_discovery, poll_until
 
 NODE_ID = "e2e-tent"
-WAIT = 60.0  # seconds; a loaded CI machine may be slow, a healthy run takes a few seconds
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
-
-
-async def _until[T](
-    what: str, probe: Callable[[], T | None] | Callable[[], Awaitable[T | None]]
-) -> T:
-    """Poll ``probe`` (on real time: the agent is a real process) until it returns a value."""
-    deadline = time.monotonic() + WAIT
-    while True:
-        value = probe()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value is not None and value is not False:
-            return value  # type: ignore[return-value]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 @pytest.fixture
@@ -89,32 +69,6 @@ async def agent(mosquitto: Mosquitto, tmp_path: Path) -> AsyncIterator[None]:
         log.close()
 
 
-async def _create_zone_through_discovery(hass: HomeAssistant) -> ConfigEntry:
-    """Wait for the node's discovery flow, confirm it, and let it finish."""
-
-    def discovered() -> dict[str, Any] | None:
-        flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-        return dict(flows[0]) if flows else None
-
-    flow = await _until("the node announcement to start a flow", discovered)
-    assert flow["step_id"] == "mqtt_confirm"
-    assert flow["context"]["unique_id"] == f"{NODE_ID}_simulated_tent"
-
-    result = await hass.config_entries.flow.async_configure(flow["flow_id"], {})
-
-    async def finished() -> ConfigEntry | None:
-        nonlocal result
-        if result["type"] is FlowResultType.SHOW_PROGRESS:
-            result = await hass.config_entries.flow.async_configure(flow["flow_id"])
-        if result["type"] is FlowResultType.CREATE_ENTRY:
-            entry: ConfigEntry = result["result"]
-            return entry
-        assert result["type"] in (FlowResultType.SHOW_PROGRESS, FlowResultType.SHOW_PROGRESS_DONE)
-        return None
-
-    return await _until("the zone's config entry", finished)
-
-
 async def test_vpd_follows_simulated_tent(
     hass: HomeAssistant,
     mosquitto: Mosquitto,
@@ -124,7 +78,7 @@ async def test_vpd_follows_simulated_tent(
     """The node is discovered, a zone is created by the flow, VPD tracks the tent."""
     entity_registry, device_registry = er.async_get(hass), dr.async_get(hass)
     mqtt_entry = await async_set_up_mqtt(hass, mosquitto, tmp_path)
-    zone_entry = await _create_zone_through_discovery(hass)
+    zone_entry = await create_zone_through_discovery(hass, f"{NODE_ID}_simulated_tent")
     await hass.async_block_till_done()
     assert zone_entry.state is ConfigEntryState.LOADED
     assert zone_entry.data[CONF_NODE_ID] == NODE_ID
@@ -174,5 +128,5 @@ async def test_vpd_follows_simulated_tent(
 
     # The simulated tent drifts with every reading: the VPD must move with it, and always
     # show the VPD of the readings HA holds at that moment.
-    await _until("the VPD to follow five readings of the tent", distinct_values)
+    await poll_until("the VPD to follow five readings of the tent", distinct_values)
     assert all(0.0 < value < 5.0 for value in seen)
