@@ -10,9 +10,12 @@ callback, so the caller raises the repair issue.
 
 Safety kept here:
 
-- After :meth:`ZoneController.start` nothing is commanded until the inputs have been valid
-  once, for at most the maximum input age; after that the engine's stale-input rule
-  applies, so a heater left on by a relay is never kept on because a sensor stays silent.
+- After :meth:`ZoneController.start` nothing is commanded until the zone has been seen
+  whole once (valid inputs and every actuator's state known) or a command went out, for
+  at most the maximum input age: at a restart, inputs and actuators come back one by one
+  and a restored sensor state may expire before the first live reading, and what the
+  actuators do was decided before the restart. After that the engine's rules apply at
+  once, so a heater left on by a relay is never kept on because a sensor stays silent.
 - A command is not repeated while its state change may still be on its way
   (:data:`COMMAND_SETTLE`), and is repeated after that if the actuator did not follow.
 """
@@ -196,6 +199,7 @@ class ZoneController:
         self._node_cycle_times: dict[str, CycleTimes] = {}
         self._started_at: datetime | None = None
         self._inputs_valid_once = False
+        self._settled = False
         self._observation: _Observation | None = None
         self._unavailable: frozenset[str] = frozenset()
         self._sent: dict[str, tuple[bool, datetime]] = {}
@@ -205,6 +209,7 @@ class ZoneController:
         """Start (again): the startup waits run from ``now``; a node's times apply by key."""
         self._started_at = now
         self._inputs_valid_once = False
+        self._settled = False
         self._node_cycle_times = dict(node_cycle_times)
 
     def observe(self, readings: ZoneInputs, now: datetime) -> None:
@@ -254,9 +259,11 @@ class ZoneController:
         )
         if decision.climate is not None:
             self._inputs_valid_once = True
+            if all(report is not None and report.is_on is not None for report in reports.values()):
+                self._settled = True
         delay = decision.next_evaluation_in
         grace = self._settings.stale_after - (now - started_at).total_seconds()
-        if not self._inputs_valid_once and grace > 0:
+        if grace > 0 and not self._settled and not self._inputs_usable(decision):
             wake = grace + _TIMER_MARGIN
             return ControlStep(
                 decision, {}, wake if delay is None else min(delay, wake), waiting_for_inputs=True
@@ -264,7 +271,13 @@ class ZoneController:
         commands = self._commands(
             decision, now, only_safety=only_safety or not self._inputs_valid_once
         )
+        if commands:
+            self._settled = True
         return ControlStep(decision, commands, delay, waiting_for_inputs=False)
+
+    def _inputs_usable(self, decision: ControlDecision) -> bool:
+        """Whether the inputs were valid once and are valid now."""
+        return self._inputs_valid_once and decision.climate is not None
 
     def _aged_readings(self, now: datetime, *, use_leaf: bool) -> ControlReadings:
         observation = self._observation

@@ -119,6 +119,56 @@ def test_nothing_is_commanded_before_the_inputs_were_valid_once() -> None:
     assert after.commands == {HEATER: False}
 
 
+def test_after_a_restart_inputs_that_come_and_go_switch_nothing_until_the_zone_was_seen_whole() -> (
+    None
+):
+    """At a restart a restored sensor state may expire before the first live reading, while
+    the heater's state is not known yet: the heater, on before the restart, stays on.
+    Once the zone was seen whole, a lost input turns it off at once."""
+    controller = _controller()
+    heater_unknown = {
+        HEATER: ActuatorReport(None, _at(0.0)),
+        HUMIDIFIER: ActuatorReport(False, _at(-3600)),
+    }
+    heater_on = {
+        HEATER: ActuatorReport(True, _at(0.5)),
+        HUMIDIFIER: ActuatorReport(False, _at(-3600)),
+    }
+    lost = ZoneReadings(air_temperature=None, humidity=None, leaf_temperature=None)
+    controller.observe(_readings(18.0, IN_BAND_RH, written=0.0), _at(0.0))  # restored
+    assert _decide(controller, 0.0, heater_unknown).commands == {}
+    controller.observe(lost, _at(0.2))  # the restored state expired
+    step = _decide(controller, 0.6, heater_on)
+    assert step.decision.code is ReasonCode.INPUTS_MISSING
+    assert step.waiting_for_inputs
+    assert step.commands == {}
+    controller.observe(_readings(18.0, IN_BAND_RH, written=1.0), _at(1.0))  # live again
+    step = _decide(controller, 1.0, heater_on)
+    assert step.decision.code is ReasonCode.TOO_COLD
+    assert step.commands == {}
+    controller.observe(lost, _at(2.0))
+    assert _decide(controller, 2.0, heater_on).commands == {HEATER: False}
+
+
+def test_a_command_sent_after_a_restart_ends_the_startup_wait() -> None:
+    """The controller switched something itself: from then on a lost input acts at once."""
+    controller = _controller()
+    controller.observe(_readings(18.0, IN_BAND_RH, written=0.0), _at(0.0))
+    unknown_humidifier = {
+        HEATER: ActuatorReport(False, _at(-3600)),
+        HUMIDIFIER: ActuatorReport(None, _at(0.0)),
+    }
+    assert _decide(controller, 0.0, unknown_humidifier).commands == {HEATER: True}
+    controller.observe(
+        ZoneReadings(air_temperature=None, humidity=None, leaf_temperature=None), _at(1.0)
+    )
+    heater_on = {
+        HEATER: ActuatorReport(True, _at(0.5)),
+        HUMIDIFIER: ActuatorReport(None, _at(0.0)),
+    }
+    assert _decide(controller, 1.0, heater_on).commands == {HEATER: False}
+
+
 def test_a_command_is_not_repeated_while_it_settles() -> None:
     """The same command goes out once, again after the settle time, and at once after a change."""
     controller = _controller()
