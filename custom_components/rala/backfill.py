@@ -782,6 +782,8 @@ class BackfillState:
         self.buffer = ReadingBuffer(max_age=READING_RETENTION, max_readings=MAX_HELD_READINGS)
         self.pending_hours: set[datetime] = set()
         """Hours with new backfilled readings, waiting for their import."""
+        self.importing_hours: set[datetime] = set()
+        """Hours taken for an import that has not finished: their readings are kept."""
         self.request: ReplayRequest | None = None
         """The replay request waiting for its answer."""
         self.last_request_sent: datetime | None = None
@@ -814,12 +816,14 @@ class BackfillState:
         # Keep what an import still needs: pending hours, and the hours at the edges of
         # open gaps (an outage longer than the retention must not lose the live part of
         # the hour it began in).
-        keep = self.pending_hours | self.buffer.hours_next_to(self.closed.gaps())
+        waiting = self.pending_hours | self.importing_hours
+        keep = waiting | self.buffer.hours_next_to(self.closed.gaps())
         self.buffer.prune(now, keep_hours=keep)
         return {
             "seen": self.seen.as_json(),
             "closed": self.closed.as_json(),
-            "pending_hours": sorted(hour.isoformat() for hour in self.pending_hours),
+            # An import cut short by a stop is done again after the start.
+            "pending_hours": sorted(hour.isoformat() for hour in waiting),
             "readings": self.buffer.as_json(),
         }
 
@@ -993,15 +997,30 @@ class BackfillState:
 
     # --- statistics -----------------------------------------------------------------------------
 
-    def hours_ready(self, last_compiled: datetime) -> list[datetime]:
-        """The pending hours up to ``last_compiled`` (the recorder's newest compiled hour)."""
-        return sorted(hour for hour in self.pending_hours if hour <= last_compiled)
+    def take_ready_hours(self, last_compiled: datetime) -> list[datetime]:
+        """Take the pending hours up to ``last_compiled`` (the recorder's newest compiled
+        hour) for an import.
+
+        They wait no more from now on: a reading of one of them that arrives while the
+        import runs makes the hour pending again, and the next import takes it with all
+        its readings (the import replaces an hour's row, it never adds to it).
+        """
+        ready = sorted(hour for hour in self.pending_hours if hour <= last_compiled)
+        self.pending_hours.difference_update(ready)
+        self.importing_hours.update(ready)
+        return ready
 
     def hours_imported(self, hours: Iterable[datetime]) -> None:
-        """``hours`` were imported: they wait no more (until new readings of them arrive)."""
+        """The import of ``hours`` (taken by :meth:`take_ready_hours`) finished."""
         done = set(hours)
-        self.pending_hours -= done
+        self.importing_hours -= done
         self.counters["imported_hours"] += len(done)
+
+    def hours_not_imported(self, hours: Iterable[datetime]) -> None:
+        """The import of ``hours`` failed: they wait for the next one."""
+        failed = set(hours)
+        self.importing_hours -= failed
+        self.pending_hours |= failed
 
     def as_dict(self) -> dict[str, Any]:
         """What diagnostics show."""

@@ -344,18 +344,26 @@ class NodeHistory:
                 return
             if (last_compiled := await async_last_compiled_hour(self.hass)) is None:
                 return
-            ready = self.state.hours_ready(last_compiled)
+            # Taken before the first await: readings of these hours that arrive meanwhile
+            # make them pending again, for the next import.
+            ready = self.state.take_ready_hours(last_compiled)
             if not ready:
                 return
             readings = self.state.buffer.in_hours(ready)
-            node_entities = self._statistic_entities()
-            for quantity, entity_id in node_entities.items():
-                if hours := hourly_statistics(readings, quantity):
-                    await self._async_import(entity_id, NATIVE_UNITS[quantity], hours)
-            for entity_id, unit, hours in self._derived_statistics(readings, node_entities):
-                await self._async_import(entity_id, unit, hours)
+            try:
+                node_entities = self._statistic_entities()
+                for quantity, entity_id in node_entities.items():
+                    if hours := hourly_statistics(readings, quantity):
+                        await self._async_import(entity_id, NATIVE_UNITS[quantity], hours)
+                for entity_id, unit, hours in self._derived_statistics(readings, node_entities):
+                    await self._async_import(entity_id, unit, hours)
+            except BaseException:
+                self.state.hours_not_imported(ready)
+                raise
             self.state.hours_imported(ready)
             self._save()
+        # Readings that arrived during the import: their hours are pending again.
+        self._schedule_flush()
 
     def _statistic_entities(self) -> dict[str, str]:
         """The node's sensor entity of each quantity, as registered by MQTT discovery."""

@@ -126,11 +126,43 @@ def test_backfilled_hours_wait_for_their_compile_then_are_imported() -> None:
     state = BackfillState(NODE, SENSOR)
     state.receive_backfill(_batch([1, 2]), NOW)
     assert state.pending_hours == {HOUR}
-    assert state.hours_ready(HOUR - timedelta(hours=1)) == []
-    assert state.hours_ready(HOUR) == [HOUR]
-    state.hours_imported([HOUR])
+    assert state.take_ready_hours(HOUR - timedelta(hours=1)) == []
+    assert state.take_ready_hours(HOUR) == [HOUR]
     assert state.pending_hours == set()
+    state.hours_imported([HOUR])
+    assert state.importing_hours == set()
     assert state.counters["imported_hours"] == 1
+
+
+def test_readings_of_an_hour_being_imported_make_it_wait_again_with_all_its_readings() -> None:
+    """The next batch may arrive while an hour's import awaits the recorder: the import
+    replaces the hour's row, so the hour is imported again, from every reading it has."""
+    state = BackfillState(NODE, SENSOR)
+    state.receive_backfill(_batch([1, 2]), NOW)
+    taken = state.take_ready_hours(HOUR)
+    assert [reading.seq for reading in state.buffer.in_hours(taken)] == [1, 2]
+    state.receive_backfill(_batch([3]), NOW)  # during the import
+    state.as_json(NOW)  # a save meanwhile keeps what the import still needs
+    state.hours_imported(taken)
+    assert state.pending_hours == {HOUR}
+    assert [reading.seq for reading in state.buffer.in_hours(state.take_ready_hours(HOUR))] == [
+        1,
+        2,
+        3,
+    ]
+
+
+def test_an_hour_whose_import_failed_or_was_cut_short_waits_for_the_next_one() -> None:
+    state = BackfillState(NODE, SENSOR)
+    state.receive_backfill(_batch([1, 2]), NOW)
+    taken = state.take_ready_hours(HOUR)
+    stored = state.as_json(NOW)  # Home Assistant stops during the import
+    restored = BackfillState.from_json(json.loads(json.dumps(stored)), NODE, SENSOR, now=NOW)
+    assert restored.pending_hours == {HOUR}
+    assert len(restored.buffer) == 2
+    state.hours_not_imported(taken)
+    assert state.pending_hours == {HOUR}
+    assert state.importing_hours == set()
 
 
 def test_stored_state_comes_back_and_hours_outside_the_window_do_not() -> None:
