@@ -186,6 +186,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
     )
     print(section)
+    from bench.results import write_figures  # noqa: PLC0415
+
+    write_figures(
+        "closed_loop",
+        {
+            f"{result.scenario.name}.{side.controller}.{figure}": getattr(side, figure)
+            for result in session.results
+            for side in result.results
+            for figure in ("vpd_in_band_percent", "temperature_in_band_percent")
+        }
+        | {"wall_seconds": round(wall_seconds, 1)},
+    )
     if not arguments.no_write:
         output: Path = arguments.output
         document = output.read_text(encoding="utf-8") if output.exists() else DOCUMENT_HEADER

@@ -15,11 +15,18 @@ import argparse
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+import sys
 import tempfile
 import time
 
-from edge_agent.outbox import Outbox
-from edge_agent.sensors import Reading
+REPOSITORY: Path = Path(__file__).resolve().parent.parent
+if str(REPOSITORY) not in sys.path:
+    # Run as a script, only bench/ is on the path; the project's packages live at the root.
+    sys.path.insert(0, str(REPOSITORY))
+
+from bench.results import write_figures  # noqa: E402
+from edge_agent.outbox import Outbox  # noqa: E402
+from edge_agent.sensors import Reading  # noqa: E402
 
 MODES = ("FULL", "NORMAL")
 START = datetime(2026, 11, 25, tzinfo=UTC)
@@ -74,6 +81,7 @@ def main() -> None:
         directory = Path(scratch)
         print(f"{args.count} operations per cell, databases in {directory}")
         print(f"{'workload':<20} {'FULL ms/op':>11} {'NORMAL ms/op':>13} {'FULL/NORMAL':>12}")
+        figures: dict[str, float] = {}
         for name, workload in workloads.items():
             seconds: dict[str, float] = {}
             for mode in MODES:
@@ -81,10 +89,17 @@ def main() -> None:
                     workload(outbox, args.count // 10)  # warm up: file growth, page cache
                     seconds[mode] = workload(outbox, args.count)
             ratio = seconds["FULL"] / seconds["NORMAL"]
+            key = name.replace(" + ", "_").replace(" ", "_")
+            figures |= {
+                f"{key}.full_ms": round(seconds["FULL"] * 1e3, 4),
+                f"{key}.normal_ms": round(seconds["NORMAL"] * 1e3, 4),
+                f"{key}.full_to_normal": round(ratio, 2),
+            }
             print(
                 f"{name:<20} {seconds['FULL'] * 1e3:>11.3f} {seconds['NORMAL'] * 1e3:>13.3f}"
                 f" {ratio:>11.1f}x"
             )
+        write_figures("outbox", figures)
 
 
 if __name__ == "__main__":

@@ -199,6 +199,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = shlex.join([".venv/bin/python", "bench/state_cost.py", *(argv or sys.argv[1:])])
     section = render(session, command, code_revision())
     print(section)
+    from bench.results import write_figures  # noqa: PLC0415
+
+    write_figures(
+        "state_cost",
+        {
+            f"{side.side}.{figure}": round(getattr(side, figure), 4)
+            for side in session.sides
+            for figure in ("cpu_ms_per_reading", "writes_per_reading", "rows_per_reading")
+        },
+    )
     if not arguments.no_write:
         output: Path = arguments.output
         output.write_text(merge_into(output.read_text(encoding="utf-8"), section), "utf-8")
