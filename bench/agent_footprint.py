@@ -43,6 +43,7 @@ if str(REPOSITORY) not in sys.path:
     sys.path.insert(0, str(REPOSITORY))
 
 from bench.results import commit, write_figures  # noqa: E402
+from bench.sections import merge_section, verdict  # noqa: E402
 from tests.edge_agent.mqtt_probe import MqttProbe, probe  # noqa: E402
 from tests.mosquitto import Mosquitto  # noqa: E402
 
@@ -238,10 +239,6 @@ def _until(condition: Callable[[], object], timeout: float) -> None:
         time.sleep(0.05)
 
 
-def _verdict(met: bool) -> str:
-    return "meets the goal" if met else "misses the goal"
-
-
 def render(results: Sequence[SideFootprint], seconds: float, command: str) -> str:
     """The Markdown section: where, the table, the verdicts."""
     by_side = {result.side: result for result in results}
@@ -271,13 +268,13 @@ def render(results: Sequence[SideFootprint], seconds: float, command: str) -> st
         "",
         (
             f"- Agent RSS: **{rala.rss_mb:.1f} MB**, {rala.rss_mb / mqtt_io.rss_mb:.2f} times "
-            f"mqtt-io's (goal ≤ {RSS_GOAL_MB:g} MB and ≤ mqtt-io's: {_verdict(rss_met)})."
+            f"mqtt-io's (goal ≤ {RSS_GOAL_MB:g} MB and ≤ mqtt-io's: {verdict(rss_met)})."
         ),
         (
             f"- Agent CPU per cycle: **{rala.cpu_ms_per_cycle:.2f} ms**, "
             f"{rala.cpu_ms_per_cycle / max(mqtt_io.cpu_ms_per_cycle, 1e-9):.2f} times "
             f"mqtt-io's (goal ≤ {CPU_GOAL_MS:g} ms: "
-            f"{_verdict(rala.cpu_ms_per_cycle <= CPU_GOAL_MS)})."
+            f"{verdict(rala.cpu_ms_per_cycle <= CPU_GOAL_MS)})."
         ),
         "",
         END_MARKER,
@@ -302,10 +299,9 @@ def figures(results: Sequence[SideFootprint]) -> dict[str, float | int]:
 
 def merge_into(document: str, section: str) -> str:
     """``document`` with its footprint section replaced (appended when it has none)."""
-    if BEGIN_MARKER in document and END_MARKER in document:
-        before, rest = document.split(BEGIN_MARKER, 1)
-        return before + section + rest.split(END_MARKER, 1)[1]
-    return document.rstrip("\n") + f"\n\n{SECTION_HEADING}\n\n{section}\n"
+    return merge_section(
+        document, section, begin=BEGIN_MARKER, end=END_MARKER, heading=SECTION_HEADING
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

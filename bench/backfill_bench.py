@@ -39,6 +39,7 @@ if str(REPOSITORY) not in sys.path:
     sys.path.insert(0, str(REPOSITORY))
 
 from bench.results import commit, write_figures  # noqa: E402
+from bench.sections import merge_section, run_in_harness  # noqa: E402
 
 DEFAULT_OUTPUT: Path = REPOSITORY / "docs" / "benchmarks.md"
 BEGIN_MARKER = "<!-- backfill:begin (written by bench/backfill_bench.py) -->"
@@ -108,19 +109,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def run(session: BackfillSession) -> int:
     """Run the measurement into ``session``; pytest's exit code."""
-    return pytest.main(
-        [
-            str(REPOSITORY / "bench" / "run_backfill.py"),
-            f"--rootdir={REPOSITORY}",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:logging",
-            "-q",
-            "--no-header",
-        ],
-        plugins=[session],
-    )
+    return run_in_harness("run_backfill.py", session)
 
 
 def verdict(result: PathResult) -> str:
@@ -223,12 +212,9 @@ def figures(session: BackfillSession) -> dict[str, float | int | str]:
 
 def merge_into(document: str, section: str) -> str:
     """``document`` with its backfill section replaced by ``section`` (appended if absent)."""
-    if BEGIN_MARKER in document and END_MARKER in document:
-        before = document[: document.index(BEGIN_MARKER)]
-        after = document[document.index(END_MARKER) + len(END_MARKER) :]
-        return before + section + after
-    before = document.rstrip("\n") + "\n\n" if document.strip() else ""
-    return f"{before}{SECTION_HEADING}\n\n{section}\n"
+    return merge_section(
+        document, section, begin=BEGIN_MARKER, end=END_MARKER, heading=SECTION_HEADING
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -38,6 +38,7 @@ if str(REPOSITORY) not in sys.path:
     sys.path.insert(0, str(REPOSITORY))
 
 from bench.results import commit, write_figures  # noqa: E402
+from bench.sections import merge_section, run_in_harness, verdict  # noqa: E402
 
 DEFAULT_OUTPUT: Path = REPOSITORY / "docs" / "benchmarks.md"
 BEGIN_MARKER = "<!-- latency:begin (written by bench/latency.py) -->"
@@ -129,23 +130,11 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def run(session: LatencySession) -> int:
     """Run the measurement into ``session``; pytest's exit code."""
-    return pytest.main(
-        [
-            str(REPOSITORY / "bench" / "run_latency.py"),
-            f"--rootdir={REPOSITORY}",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:logging",
-            "-q",
-            "--no-header",
-        ],
-        plugins=[session],
-    )
+    return run_in_harness("run_latency.py", session)
 
 
 def _verdict(value: float, goal: float) -> str:
-    return "meets the goal" if value <= goal else "misses the goal"
+    return verdict(value <= goal)
 
 
 def _ratio(session: LatencySession) -> float:
@@ -198,11 +187,9 @@ def render(session: LatencySession, command: str, revision: str) -> str:
 
 def merge_into(document: str, section: str) -> str:
     """``document`` with its latency section replaced by ``section`` (appended if absent)."""
-    if BEGIN_MARKER in document and END_MARKER in document:
-        before = document[: document.index(BEGIN_MARKER)]
-        after = document[document.index(END_MARKER) + len(END_MARKER) :]
-        return before + section + after
-    return document.rstrip("\n") + f"\n\n{SECTION_HEADING}\n\n{section}\n"
+    return merge_section(
+        document, section, begin=BEGIN_MARKER, end=END_MARKER, heading=SECTION_HEADING
+    )
 
 
 def figures(session: LatencySession) -> dict[str, float | int | str]:

@@ -27,9 +27,12 @@ if str(REPOSITORY) not in sys.path:
     # Run as a script, only bench/ is on the path; the project's packages live at the root.
     sys.path.insert(0, str(REPOSITORY))
 
+from bench.sections import merge_section, run_in_harness, verdict  # noqa: E402
+
 DEFAULT_OUTPUT: Path = REPOSITORY / "docs" / "benchmarks.md"
 BEGIN_MARKER = "<!-- state-cost:begin (written by bench/state_cost.py) -->"
 END_MARKER = "<!-- state-cost:end -->"
+SECTION_HEADING = "## State cost: what a reading costs Home Assistant"
 WRITES_GOAL = 6.0
 """State writes per reading, at most."""
 CPU_RATIO_GOAL = 2.0
@@ -97,23 +100,11 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def run(session: StateCostSession) -> int:
     """Run the measurement into ``session``; pytest's exit code."""
-    return pytest.main(
-        [
-            str(REPOSITORY / "bench" / "run_state_cost.py"),
-            f"--rootdir={REPOSITORY}",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:logging",
-            "-q",
-            "--no-header",
-        ],
-        plugins=[session],
-    )
+    return run_in_harness("run_state_cost.py", session)
 
 
 def _verdict(value: float, goal: float) -> str:
-    return "meets the goal" if value <= goal else "misses the goal"
+    return verdict(value <= goal)
 
 
 def render(session: StateCostSession, command: str, revision: str) -> str:
@@ -172,12 +163,9 @@ def render(session: StateCostSession, command: str, revision: str) -> str:
 
 def merge_into(document: str, section: str) -> str:
     """``document`` with its state-cost section replaced by ``section`` (appended if absent)."""
-    if BEGIN_MARKER in document and END_MARKER in document:
-        before = document[: document.index(BEGIN_MARKER)]
-        after = document[document.index(END_MARKER) + len(END_MARKER) :]
-        return before + section + after
-    heading = "\n## State cost: what a reading costs Home Assistant\n\n"
-    return document.rstrip("\n") + "\n" + heading + section + "\n"
+    return merge_section(
+        document, section, begin=BEGIN_MARKER, end=END_MARKER, heading=SECTION_HEADING
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
