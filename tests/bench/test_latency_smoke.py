@@ -36,6 +36,11 @@ async def test_a_few_readings(mosquitto: Mosquitto, hass: HomeAssistant, tmp_pat
     for sensor, leaf in zip(session.samples["mqtt_sensor"], session.samples["rala"], strict=True):
         assert leaf >= sensor
     assert len(session.leaf_vpd_states) == READINGS
+    # The zone's set-up was timed after it was unloaded, HA's MQTT set-up once.
+    assert session.zone_setup_ms is not None
+    assert session.zone_setup_ms > 0
+    assert session.mqtt_setup_ms is not None
+    assert session.mqtt_setup_ms > 0
     values = [float(state) for state in session.leaf_vpd_states]
     # Each reading wrote a new leaf VPD, the one of the reading it was timed for.
     assert all(before != after for before, after in itertools.pairwise(values))

@@ -77,15 +77,18 @@ def _publish_all(zone: Setup, messages: list[tuple[str, bytes]]) -> None:
 
 
 def _restored(zone: Setup) -> bool:
-    connectivity = [
-        zone.hass.states.get(entity_id)
-        for entity_id in _shown(zone)
-        if entity_id.startswith("binary_sensor.")
-    ]
+    """The zone set up again from its node's own announcement, every entity back."""
+    shown = _shown(zone)
     return (
         zone.entry.state is ConfigEntryState.LOADED
         and zone.entry.data[CONF_NODE_AVAILABILITY_TOPIC] == AVAILABILITY_TOPIC
-        and all(state is not None and state.state == STATE_ON for state in connectivity)
+        # An entity of an entry being reloaded is shown as restored, unavailable.
+        and not any(attributes.get("restored") for _state, attributes in shown.values())
+        and all(
+            state == STATE_ON
+            for entity_id, (state, _attributes) in shown.items()
+            if entity_id.startswith("binary_sensor.")
+        )
     )
 
 
@@ -138,6 +141,8 @@ async def test_thousands_of_hostile_messages_on_every_topic_change_nothing(
     original = json.dumps(announcement(NODE)).encode()
     await hass.async_add_executor_job(zone.node.publish, ANNOUNCEMENT_TOPIC, original)
     await wait_until("the zone to follow its node's announcement again", lambda: _restored(zone))
+    await hass.async_block_till_done()  # a reload the announcement scheduled has run
+    await wait_until("the zone's entities after its reload", lambda: _restored(zone))
     seq += 1
     await zone.deliver(LIVE_TOPIC, node_reading(seq, dt_util.utcnow()))
     after = _shown(zone)
