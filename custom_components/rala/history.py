@@ -362,8 +362,9 @@ class NodeHistory:
                 raise
             self.state.hours_imported(ready)
             self._save()
-        # Readings that arrived during the import: their hours are pending again.
-        self._schedule_flush()
+            again = not self.state.pending_hours.isdisjoint(ready)
+        if again:  # readings of these hours arrived during the import: import them again
+            self._schedule_flush()
 
     def _statistic_entities(self) -> dict[str, str]:
         """The node's sensor entity of each quantity, as registered by MQTT discovery."""
